@@ -1,0 +1,303 @@
+//! The data tree: znodes with their data, ACLs and Stat, the ephemerals of each session, the
+//! container and TTL sets, and the sessions known to the log. Pure and synchronous: no clock,
+//! no I/O, no randomness. It changes only through [`DataTree::apply`] (in `apply.rs`), which
+//! takes a log entry and its zxid, so that every replica that applies the same log holds the
+//! same tree. Reads (`get_data`, `children`, …) check ACLs against the caller's identities.
+//!
+//! Invariants: every node but "/" has its parent in the map and its name in the parent's
+//! children; a session-ephemeral node is listed under its owner in `ephemerals`; the persisted
+//! cversion counts child creations only (clients see `2 * cversion - numChildren`).
+
+mod acl;
+mod apply;
+pub mod path;
+
+pub use acl::{base64, digest_id};
+pub use apply::{Applied, Event};
+
+use bytes::Bytes;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use zk_codec::records::{Acl, Id, Stat, StatPersisted};
+use zk_codec::{perms, ErrorCode};
+
+/// ephemeralOwner of a container node.
+pub const CONTAINER_OWNER: i64 = i64::MIN;
+/// ephemeralOwner high byte of a TTL node; the low 40 bits hold the TTL.
+const TTL_MARK: i64 = 0xFF00_0000_0000_0000u64 as i64;
+/// The largest TTL ZooKeeper accepts (2^40 - 1 ms).
+pub const MAX_TTL: i64 = (1 << 40) - 1;
+
+/// Behaviour switches that change outcomes, so they must be equal on every replica.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Options {
+    /// zookeeper.extendedTypesEnabled: TTL nodes.
+    pub extended_types: bool,
+    /// reconfigEnabled.
+    pub reconfig_enabled: bool,
+    /// zookeeper.skipACL.
+    pub skip_acl: bool,
+}
+
+/// One znode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    /// `None` when created with null data (kept distinct from empty).
+    pub data: Option<Bytes>,
+    pub acl: Arc<[Acl]>,
+    /// Persisted stat: cversion counts creations; ephemeral_owner holds the internal markers.
+    pub stat: StatPersisted,
+    pub children: BTreeSet<Box<str>>,
+}
+
+/// What kind of node an ephemeralOwner value marks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Persistent,
+    Ephemeral(i64),
+    Container,
+    Ttl(i64),
+}
+
+/// The tree.
+#[derive(Debug, Clone)]
+pub struct DataTree {
+    nodes: HashMap<Box<str>, Node>,
+    ephemerals: HashMap<i64, BTreeSet<String>>,
+    containers: HashSet<String>,
+    ttls: HashSet<String>,
+    /// Sessions created and not yet closed, with their timeouts (ms).
+    sessions: HashMap<i64, i32>,
+    acls: HashSet<Arc<[Acl]>>,
+    last_zxid: i64,
+    data_size: u64,
+    opts: Options,
+}
+
+fn builtin_stat() -> StatPersisted {
+    StatPersisted::default()
+}
+
+impl DataTree {
+    /// A fresh tree: "/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config".
+    pub fn new(opts: Options) -> DataTree {
+        let mut t = DataTree {
+            nodes: HashMap::new(),
+            ephemerals: HashMap::new(),
+            containers: HashSet::new(),
+            ttls: HashSet::new(),
+            sessions: HashMap::new(),
+            acls: HashSet::new(),
+            last_zxid: 0,
+            data_size: 0,
+            opts,
+        };
+        let open = t.intern(Acl::open_unsafe());
+        let read = t.intern(Acl::read_unsafe());
+        let add = |t: &mut DataTree, path: &str, acl: Arc<[Acl]>, data: Option<Bytes>| {
+            t.nodes.insert(
+                path.into(),
+                Node { data, acl, stat: builtin_stat(), children: BTreeSet::new() },
+            );
+            if let Some((parent, name)) = path::split(path).filter(|_| path != "/") {
+                if let Some(p) = t.nodes.get_mut(parent) {
+                    p.children.insert(name.into());
+                }
+            }
+        };
+        add(&mut t, "/", open.clone(), Some(Bytes::new()));
+        add(&mut t, "/zookeeper", open.clone(), Some(Bytes::new()));
+        add(&mut t, "/zookeeper/quota", open, Some(Bytes::new()));
+        add(&mut t, "/zookeeper/config", read, Some(Bytes::new()));
+        if let Some(n) = t.nodes.get_mut("/zookeeper/config") {
+            n.stat.aversion = -1;
+        }
+        t
+    }
+
+    /// The options the tree decides with.
+    pub fn options(&self) -> Options {
+        self.opts
+    }
+
+    /// The zxid of the last applied entry.
+    pub fn last_zxid(&self) -> i64 {
+        self.last_zxid
+    }
+
+    /// Number of znodes (ZooKeeper's znode_count, which includes the built-in ones).
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Sum of path lengths and data lengths, like ZooKeeper's approximate_data_size.
+    pub fn approximate_data_size(&self) -> u64 {
+        self.data_size
+    }
+
+    /// Number of session-ephemeral nodes.
+    pub fn ephemeral_count(&self) -> usize {
+        self.ephemerals.values().map(BTreeSet::len).sum()
+    }
+
+    /// Whether `session` has been created and not closed.
+    pub fn has_session(&self, session: i64) -> bool {
+        self.sessions.contains_key(&session)
+    }
+
+    /// Every live session with its timeout.
+    pub fn sessions(&self) -> impl Iterator<Item = (i64, i32)> + '_ {
+        self.sessions.iter().map(|(s, t)| (*s, *t))
+    }
+
+    /// Ephemeral paths per owning session.
+    pub fn ephemerals_by_session(&self) -> impl Iterator<Item = (i64, &BTreeSet<String>)> {
+        self.ephemerals.iter().map(|(s, p)| (*s, p))
+    }
+
+    /// The node at `path`; "" is the root, as in ZooKeeper.
+    pub fn node(&self, path: &str) -> Option<&Node> {
+        self.nodes.get(if path.is_empty() { "/" } else { path })
+    }
+
+    /// Classifies an ephemeralOwner value.
+    pub fn kind_of(&self, owner: i64) -> Kind {
+        if owner == 0 {
+            Kind::Persistent
+        } else if owner == CONTAINER_OWNER {
+            Kind::Container
+        } else if self.opts.extended_types && owner & TTL_MARK == TTL_MARK {
+            Kind::Ttl(owner & MAX_TTL)
+        } else {
+            Kind::Ephemeral(owner)
+        }
+    }
+
+    /// The Stat a client sees for `node`.
+    pub fn stat_of(&self, node: &Node) -> Stat {
+        let s = &node.stat;
+        let num_children = node.children.len() as i32;
+        let owner = match self.kind_of(s.ephemeral_owner) {
+            Kind::Ephemeral(o) => o,
+            _ => 0,
+        };
+        Stat {
+            czxid: s.czxid,
+            mzxid: s.mzxid,
+            ctime: s.ctime,
+            mtime: s.mtime,
+            version: s.version,
+            cversion: s.cversion.wrapping_mul(2).wrapping_sub(num_children),
+            aversion: s.aversion,
+            ephemeral_owner: owner,
+            data_length: node.data.as_ref().map_or(0, |d| d.len() as i32),
+            num_children,
+            pzxid: s.pzxid,
+        }
+    }
+
+    fn allowed(&self, node: &Node, perm: i32, ids: &[Id]) -> bool {
+        self.opts.skip_acl || acl::allows(&node.acl, perm, ids)
+    }
+
+    fn readable(&self, path: &str, ids: &[Id]) -> Result<&Node, ErrorCode> {
+        let node = self.node(path).ok_or(ErrorCode::NoNode)?;
+        if !self.allowed(node, perms::READ, ids) {
+            return Err(ErrorCode::NoAuth);
+        }
+        Ok(node)
+    }
+
+    /// getData: node exists, then READ.
+    pub fn get_data(&self, path: &str, ids: &[Id]) -> Result<(Option<Bytes>, Stat), ErrorCode> {
+        let node = self.readable(path, ids)?;
+        Ok((node.data.clone(), self.stat_of(node)))
+    }
+
+    /// exists: a NUL gives BadArguments; READ is needed only when the node exists.
+    pub fn exists(&self, path: &str, ids: &[Id]) -> Result<Stat, ErrorCode> {
+        if path.contains('\0') {
+            return Err(ErrorCode::BadArguments);
+        }
+        self.readable(path, ids).map(|n| self.stat_of(n))
+    }
+
+    /// getChildren / getChildren2: names in sorted order (ZooKeeper's order is unspecified).
+    pub fn children(&self, path: &str, ids: &[Id]) -> Result<(Vec<String>, Stat), ErrorCode> {
+        let node = self.readable(path, ids)?;
+        Ok((node.children.iter().map(|c| c.to_string()).collect(), self.stat_of(node)))
+    }
+
+    /// getACL: READ or ADMIN; digest ids masked without ADMIN.
+    pub fn get_acl(&self, path: &str, ids: &[Id]) -> Result<(Vec<Acl>, Stat), ErrorCode> {
+        let node = self.node(path).ok_or(ErrorCode::NoNode)?;
+        if !self.allowed(node, perms::READ | perms::ADMIN, ids) {
+            return Err(ErrorCode::NoAuth);
+        }
+        let acl = if self.opts.skip_acl { node.acl.to_vec() } else { acl::masked_for_reader(&node.acl, ids) };
+        Ok((acl, self.stat_of(node)))
+    }
+
+    /// getAllChildrenNumber: every descendant.
+    pub fn all_children_number(&self, path: &str, ids: &[Id]) -> Result<i32, ErrorCode> {
+        let node = self.readable(path, ids)?;
+        let base = if path.is_empty() { "/" } else { path };
+        let mut count = 0i32;
+        let mut stack: Vec<String> = node.children.iter().map(|c| path::join(base, c)).collect();
+        while let Some(p) = stack.pop() {
+            count += 1;
+            if let Some(n) = self.nodes.get(p.as_str()) {
+                stack.extend(n.children.iter().map(|c| path::join(&p, c)));
+            }
+        }
+        Ok(count)
+    }
+
+    /// getEphemerals: the session's ephemerals whose path starts with `prefix` (all for
+    /// null, "" or "/").
+    pub fn ephemerals_of(&self, session: i64, prefix: Option<&str>) -> Vec<String> {
+        let prefix = prefix.filter(|p| !p.is_empty() && *p != "/");
+        self.ephemerals
+            .get(&session)
+            .map(|set| set.iter().filter(|p| prefix.is_none_or(|pre| p.starts_with(pre))).cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Empty containers that once had a child, and TTL nodes without children whose TTL has
+    /// run out at `now_ms`: what the container manager deletes next.
+    pub fn reapable(&self, now_ms: i64, limit: usize) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for p in &self.containers {
+            if let Some(n) = self.nodes.get(p.as_str()) {
+                if n.children.is_empty() && n.stat.cversion > 0 {
+                    out.push(p.clone());
+                }
+            }
+        }
+        for p in &self.ttls {
+            if let Some(n) = self.nodes.get(p.as_str()) {
+                if let Kind::Ttl(ttl) = self.kind_of(n.stat.ephemeral_owner) {
+                    if n.children.is_empty() && now_ms - n.stat.mtime > ttl {
+                        out.push(p.clone());
+                    }
+                }
+            }
+        }
+        out.sort();
+        out.truncate(limit);
+        out
+    }
+
+    /// Shares identical ACL lists between nodes.
+    fn intern(&mut self, acl: Vec<Acl>) -> Arc<[Acl]> {
+        if let Some(a) = self.acls.get(acl.as_slice()) {
+            return a.clone();
+        }
+        let a: Arc<[Acl]> = acl.into();
+        self.acls.insert(a.clone());
+        a
+    }
+}
+
+#[cfg(test)]
+mod tests;
