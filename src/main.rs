@@ -1,1 +1,79 @@
-fn main() {}
+//! The `rzk` command line.
+
+use clap::Parser;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// A wire-compatible ZooKeeper server.
+#[derive(Parser, Debug)]
+#[command(name = "rzk", version, about)]
+struct Cli {
+    /// zoo.cfg to read (also accepted as the first positional argument, as zkServer.sh passes it).
+    #[arg(long, short = 'c')]
+    config: Option<PathBuf>,
+    /// Positional zoo.cfg path.
+    #[arg(value_name = "ZOO_CFG")]
+    config_positional: Option<PathBuf>,
+    /// Client port (overrides clientPort; 0 picks a free port).
+    #[arg(long, short = 'p')]
+    port: Option<u16>,
+    /// Address to listen on (overrides clientPortAddress).
+    #[arg(long)]
+    address: Option<IpAddr>,
+    /// Data directory (overrides dataDir).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let path = cli
+        .config
+        .or(cli.config_positional)
+        .or_else(|| std::env::var_os("ZOO_CFG").map(PathBuf::from));
+    let mut config = match path {
+        Some(p) => match rzk::config::Config::from_file(&p) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("rzk: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => rzk::config::Config::default(),
+    };
+    if let Some(p) = cli.port {
+        config.client_port = p;
+    }
+    if let Some(a) = cli.address {
+        config.client_address = a;
+    }
+    if let Some(d) = cli.data_dir {
+        config.data_log_dir = d.clone();
+        config.data_dir = d;
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("rzk: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(rzk::server::run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rzk: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -30,4 +30,7 @@ pub enum TxnOp {
     CloseSession,
     /// A client write: create*, delete, deleteContainer, setData, setACL, multi, reconfig.
     Request(Request),
+    /// A write whose body could not be decoded: ZooKeeper still logs an error txn for it, so
+    /// it consumes a zxid and answers MarshallingError.
+    Malformed,
 }

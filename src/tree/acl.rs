@@ -12,14 +12,21 @@ pub fn allows(acl: &[Acl], perm: i32, ids: &[Id]) -> bool {
     if acl.is_empty() || ids.iter().any(|i| i.scheme == "super") {
         return true;
     }
-    acl.iter().filter(|a| a.perms & perm != 0).any(|a| matches(&a.id, ids))
+    acl.iter()
+        .filter(|a| a.perms & perm != 0)
+        .any(|a| matches(&a.id, ids))
 }
 
 fn matches(entry: &Id, ids: &[Id]) -> bool {
     match entry.scheme.as_str() {
         "world" => entry.id == "anyone",
-        "ip" => ids.iter().filter(|i| i.scheme == "ip").any(|i| ip_matches(&entry.id, &i.id)),
-        "digest" | "sasl" | "x509" => ids.iter().any(|i| i.scheme == entry.scheme && i.id == entry.id),
+        "ip" => ids
+            .iter()
+            .filter(|i| i.scheme == "ip")
+            .any(|i| ip_matches(&entry.id, &i.id)),
+        "digest" | "sasl" | "x509" => ids
+            .iter()
+            .any(|i| i.scheme == entry.scheme && i.id == entry.id),
         _ => false,
     }
 }
@@ -98,7 +105,10 @@ pub fn fixup(requested: &[Acl], ids: &[Id]) -> Option<Vec<Acl>> {
         if a.id.scheme == "auth" {
             let mut any = false;
             for i in ids.iter().filter(|i| authenticated(&i.scheme)) {
-                push(Acl { perms: a.perms, id: i.clone() });
+                push(Acl {
+                    perms: a.perms,
+                    id: i.clone(),
+                });
                 any = true;
             }
             if !any {
@@ -125,7 +135,11 @@ pub fn base64(bytes: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut s = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -147,7 +161,10 @@ pub fn masked_for_reader(acl: &[Acl], ids: &[Id]) -> Vec<Acl> {
         .map(|a| {
             if a.id.scheme == "digest" {
                 let user = a.id.id.split(':').next().unwrap_or("");
-                Acl { perms: a.perms, id: Id::new("digest", format!("{user}:x")) }
+                Acl {
+                    perms: a.perms,
+                    id: Id::new("digest", format!("{user}:x")),
+                }
             } else {
                 a.clone()
             }
@@ -160,12 +177,18 @@ mod tests {
     use super::*;
 
     fn acl(perms: i32, scheme: &str, id: &str) -> Acl {
-        Acl { perms, id: Id::new(scheme, id) }
+        Acl {
+            perms,
+            id: Id::new(scheme, id),
+        }
     }
 
     #[test]
     fn super_digest_matches_zookeeper() {
-        assert_eq!(digest_id("super:test"), "super:D/InIHSb7yEEbrWz8b9l71RjZJU=");
+        assert_eq!(
+            digest_id("super:test"),
+            "super:D/InIHSb7yEEbrWz8b9l71RjZJU="
+        );
     }
 
     #[test]
@@ -181,7 +204,10 @@ mod tests {
 
     #[test]
     fn checks_follow_perm_bits_and_super() {
-        let a = vec![acl(perms::READ, "digest", "u:h"), acl(perms::ALL, "ip", "10.0.0.0/8")];
+        let a = vec![
+            acl(perms::READ, "digest", "u:h"),
+            acl(perms::ALL, "ip", "10.0.0.0/8"),
+        ];
         let ip = Id::new("ip", "127.0.0.1");
         assert!(!allows(&a, perms::READ, std::slice::from_ref(&ip)));
         let u = Id::new("digest", "u:h");
@@ -205,7 +231,10 @@ mod tests {
 
     #[test]
     fn getacl_masks_digest_without_admin() {
-        let a = vec![acl(perms::READ, "world", "anyone"), acl(perms::ALL, "digest", "u:hash")];
+        let a = vec![
+            acl(perms::READ, "world", "anyone"),
+            acl(perms::ALL, "digest", "u:hash"),
+        ];
         let m = masked_for_reader(&a, &[Id::new("ip", "1.1.1.1")]);
         assert_eq!(m[1].id.id, "u:x");
     }

@@ -10,7 +10,10 @@ use bytes::Bytes;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use zk_codec::records::*;
-use zk_codec::{perms, CreateMode, ErrorCode, EventType, MultiOp, MultiResponse, OpCode, OpResult, Request, Response};
+use zk_codec::{
+    perms, CreateMode, ErrorCode, EventType, MultiOp, MultiResponse, OpCode, OpResult, Request,
+    Response,
+};
 
 /// A watch trigger: what happened, where, and the ACL that decides who may hear of it (the
 /// node's own, or the parent's for NodeChildrenChanged).
@@ -34,9 +37,20 @@ pub struct Applied {
 
 /// One reversible step of a multi.
 enum Undo {
-    Created { path: String, parent_cversion: i32, parent_pzxid: i64 },
-    Deleted { path: String, node: Node, parent_pzxid: i64 },
-    Changed { path: String, node: Node },
+    Created {
+        path: String,
+        parent_cversion: i32,
+        parent_pzxid: i64,
+    },
+    Deleted {
+        path: String,
+        node: Node,
+        parent_pzxid: i64,
+    },
+    Changed {
+        path: String,
+        node: Node,
+    },
 }
 
 /// Per-entry context: the stamp, the caller, and what the ops produced.
@@ -55,8 +69,14 @@ impl DataTree {
     /// Applies one log entry at `zxid`.
     pub fn apply(&mut self, txn: &Txn, zxid: i64) -> Applied {
         self.last_zxid = zxid;
-        let mut cx =
-            Cx { zxid, time: txn.time_ms, session: txn.session, ids: &txn.auth, events: Vec::new(), undo: None };
+        let mut cx = Cx {
+            zxid,
+            time: txn.time_ms,
+            session: txn.session,
+            ids: &txn.auth,
+            events: Vec::new(),
+            undo: None,
+        };
         let result = match &txn.op {
             TxnOp::CreateSession { timeout_ms } => {
                 self.sessions.insert(txn.session, *timeout_ms);
@@ -67,17 +87,32 @@ impl DataTree {
                 Ok(Response::Empty)
             }
             TxnOp::Request(req) => self.apply_request(&mut cx, req),
+            TxnOp::Malformed => Err(ErrorCode::MarshallingError),
         };
         match result {
-            Ok(response) => Applied { err: ErrorCode::Ok, response, events: cx.events },
-            Err(err) => Applied { err, response: Response::Empty, events: Vec::new() },
+            Ok(response) => Applied {
+                err: ErrorCode::Ok,
+                response,
+                events: cx.events,
+            },
+            Err(err) => Applied {
+                err,
+                response: Response::Empty,
+                events: Vec::new(),
+            },
         }
     }
 
     fn apply_request(&mut self, cx: &mut Cx<'_>, req: &Request) -> OpResultOf<Response> {
         // Housekeeping entries (session 0) come from the server itself.
         let session_ok = cx.session == 0 || self.sessions.contains_key(&cx.session);
-        let check_session = || if session_ok { Ok(()) } else { Err(ErrorCode::SessionExpired) };
+        let check_session = || {
+            if session_ok {
+                Ok(())
+            } else {
+                Err(ErrorCode::SessionExpired)
+            }
+        };
         match req {
             Request::Create(r) => {
                 let (p, _) = self.create(cx, OpCode::Create, r, -1, session_ok)?;
@@ -89,7 +124,12 @@ impl DataTree {
                 Ok(Response::Create2(Create2Response { path, stat }))
             }
             Request::CreateTtl(r) => {
-                let c = CreateRequest { path: r.path.clone(), data: r.data.clone(), acl: r.acl.clone(), flags: r.flags };
+                let c = CreateRequest {
+                    path: r.path.clone(),
+                    data: r.data.clone(),
+                    acl: r.acl.clone(),
+                    flags: r.flags,
+                };
                 let (path, stat) = self.create(cx, OpCode::CreateTtl, &c, r.ttl, session_ok)?;
                 Ok(Response::Create2(Create2Response { path, stat }))
             }
@@ -120,7 +160,11 @@ impl DataTree {
             Request::Reconfig(_) => {
                 check_session()?;
                 // Standalone: disabled (-123) unless reconfigEnabled, then unimplemented (-6).
-                Err(if self.opts.reconfig_enabled { ErrorCode::Unimplemented } else { ErrorCode::ReconfigDisabled })
+                Err(if self.opts.reconfig_enabled {
+                    ErrorCode::Unimplemented
+                } else {
+                    ErrorCode::ReconfigDisabled
+                })
             }
             _ => Err(ErrorCode::Unimplemented),
         }
@@ -138,7 +182,11 @@ impl DataTree {
         if mode.is_ttl() && !self.opts.extended_types {
             return Err(ErrorCode::Unimplemented);
         }
-        let ttl_ok = if mode.is_ttl() { ttl > 0 && ttl <= MAX_TTL } else { ttl < 0 };
+        let ttl_ok = if mode.is_ttl() {
+            ttl > 0 && ttl <= MAX_TTL
+        } else {
+            ttl < 0
+        };
         if !ttl_ok {
             return Err(ErrorCode::BadArguments);
         }
@@ -157,7 +205,11 @@ impl DataTree {
             return Err(ErrorCode::NoAuth);
         }
         let parent_cversion = parent.stat.cversion;
-        let full = if mode.is_sequential() { format!("{requested}{parent_cversion:010}") } else { requested.clone() };
+        let full = if mode.is_sequential() {
+            format!("{requested}{parent_cversion:010}")
+        } else {
+            requested.clone()
+        };
         path::validate(&full).map_err(|_| ErrorCode::BadArguments)?;
         if self.nodes.contains_key(full.as_str()) {
             return Err(ErrorCode::NodeExists);
@@ -186,7 +238,12 @@ impl DataTree {
             ephemeral_owner: owner,
             pzxid: cx.zxid,
         };
-        let node = Node { data: r.data.clone(), acl, stat, children: BTreeSet::new() };
+        let node = Node {
+            data: r.data.clone(),
+            acl,
+            stat,
+            children: BTreeSet::new(),
+        };
         let stat = self.stat_of(&node);
         self.insert_node(&full, node, cx, parent_cversion + 1);
         Ok((full, stat))
@@ -200,7 +257,10 @@ impl DataTree {
         self.index_kind(full, node.stat.ephemeral_owner, true);
         self.data_size += (full.len() + node.data.as_ref().map_or(0, Bytes::len)) as u64;
         self.nodes.insert(full.into(), node);
-        let parent = self.nodes.get_mut(parent_path).expect("parent checked by caller");
+        let parent = self
+            .nodes
+            .get_mut(parent_path)
+            .expect("parent checked by caller");
         let undo = Undo::Created {
             path: full.to_string(),
             parent_cversion: parent.stat.cversion,
@@ -213,8 +273,16 @@ impl DataTree {
         if let Some(u) = cx.undo.as_mut() {
             u.push(undo);
         }
-        cx.events.push(Event { kind: EventType::NodeCreated, path: full.to_string(), acl: node_acl });
-        cx.events.push(Event { kind: EventType::NodeChildrenChanged, path: parent_path.to_string(), acl: parent_acl });
+        cx.events.push(Event {
+            kind: EventType::NodeCreated,
+            path: full.to_string(),
+            acl: node_acl,
+        });
+        cx.events.push(Event {
+            kind: EventType::NodeChildrenChanged,
+            path: parent_path.to_string(),
+            acl: parent_acl,
+        });
     }
 
     /// Adds or removes `path` from the ephemeral, container and TTL indexes.
@@ -223,7 +291,10 @@ impl DataTree {
             Kind::Persistent => {}
             Kind::Ephemeral(s) => {
                 if add {
-                    self.ephemerals.entry(s).or_default().insert(path.to_string());
+                    self.ephemerals
+                        .entry(s)
+                        .or_default()
+                        .insert(path.to_string());
                 } else if let Some(set) = self.ephemerals.get_mut(&s) {
                     set.remove(path);
                     if set.is_empty() {
@@ -251,11 +322,18 @@ impl DataTree {
     fn delete(&mut self, cx: &mut Cx<'_>, target: &str, version: i32) -> OpResultOf<()> {
         let (parent_path, _) = path::split(target).ok_or(ErrorCode::BadArguments)?;
         if target.contains('\0')
-            || matches!(target, "/" | "/zookeeper" | "/zookeeper/quota" | "/zookeeper/config")
+            || matches!(
+                target,
+                "/" | "/zookeeper" | "/zookeeper/quota" | "/zookeeper/config"
+            )
         {
             return Err(ErrorCode::BadArguments);
         }
-        let parent_path = if target.rfind('/') == Some(0) { "/" } else { parent_path };
+        let parent_path = if target.rfind('/') == Some(0) {
+            "/"
+        } else {
+            parent_path
+        };
         let parent = self.nodes.get(parent_path).ok_or(ErrorCode::NoNode)?;
         if !self.allowed(parent, perms::DELETE, cx.ids) {
             return Err(ErrorCode::NoAuth);
@@ -290,20 +368,43 @@ impl DataTree {
         let node = self.nodes.remove(target).expect("checked by caller");
         let (parent_path, name) = path::split(target).expect("checked by caller");
         self.index_kind(target, node.stat.ephemeral_owner, false);
-        self.data_size = self.data_size.saturating_sub((target.len() + node.data.as_ref().map_or(0, Bytes::len)) as u64);
-        let parent = self.nodes.get_mut(parent_path).expect("parent of an existing node");
+        self.data_size = self
+            .data_size
+            .saturating_sub((target.len() + node.data.as_ref().map_or(0, Bytes::len)) as u64);
+        let parent = self
+            .nodes
+            .get_mut(parent_path)
+            .expect("parent of an existing node");
         parent.children.remove(name);
         let parent_pzxid = parent.stat.pzxid;
         parent.stat.pzxid = parent.stat.pzxid.max(cx.zxid);
         let parent_acl = parent.acl.clone();
-        cx.events.push(Event { kind: EventType::NodeDeleted, path: target.to_string(), acl: node.acl.clone() });
-        cx.events.push(Event { kind: EventType::NodeChildrenChanged, path: parent_path.to_string(), acl: parent_acl });
+        cx.events.push(Event {
+            kind: EventType::NodeDeleted,
+            path: target.to_string(),
+            acl: node.acl.clone(),
+        });
+        cx.events.push(Event {
+            kind: EventType::NodeChildrenChanged,
+            path: parent_path.to_string(),
+            acl: parent_acl,
+        });
         if let Some(u) = cx.undo.as_mut() {
-            u.push(Undo::Deleted { path: target.to_string(), node, parent_pzxid });
+            u.push(Undo::Deleted {
+                path: target.to_string(),
+                node,
+                parent_pzxid,
+            });
         }
     }
 
-    fn set_data(&mut self, cx: &mut Cx<'_>, target: &str, data: Option<Bytes>, version: i32) -> OpResultOf<Stat> {
+    fn set_data(
+        &mut self,
+        cx: &mut Cx<'_>,
+        target: &str,
+        data: Option<Bytes>,
+        version: i32,
+    ) -> OpResultOf<Stat> {
         path::validate(target).map_err(|_| ErrorCode::BadArguments)?;
         let node = self.nodes.get(target).ok_or(ErrorCode::NoNode)?;
         if !self.allowed(node, perms::WRITE, cx.ids) {
@@ -316,7 +417,10 @@ impl DataTree {
         let node = self.nodes.get_mut(target).expect("checked above");
         let old_len = node.data.as_ref().map_or(0, Bytes::len) as u64;
         if let Some(u) = cx.undo.as_mut() {
-            u.push(Undo::Changed { path: target.to_string(), node: node.clone() });
+            u.push(Undo::Changed {
+                path: target.to_string(),
+                node: node.clone(),
+            });
         }
         node.data = data;
         node.stat.version = node.stat.version.wrapping_add(1);
@@ -324,12 +428,22 @@ impl DataTree {
         node.stat.mtime = cx.time;
         let acl = node.acl.clone();
         self.data_size = (self.data_size + new_len).saturating_sub(old_len);
-        cx.events.push(Event { kind: EventType::NodeDataChanged, path: target.to_string(), acl });
+        cx.events.push(Event {
+            kind: EventType::NodeDataChanged,
+            path: target.to_string(),
+            acl,
+        });
         let node = &self.nodes[target];
         Ok(self.stat_of(node))
     }
 
-    fn set_acl(&mut self, cx: &mut Cx<'_>, target: &str, requested: &[Acl], version: i32) -> OpResultOf<Stat> {
+    fn set_acl(
+        &mut self,
+        cx: &mut Cx<'_>,
+        target: &str,
+        requested: &[Acl],
+        version: i32,
+    ) -> OpResultOf<Stat> {
         path::validate(target).map_err(|_| ErrorCode::BadArguments)?;
         let acl = acl::fixup(requested, cx.ids).ok_or(ErrorCode::InvalidAcl)?;
         let node = self.nodes.get(target).ok_or(ErrorCode::NoNode)?;
@@ -342,7 +456,10 @@ impl DataTree {
         let acl = self.intern(acl);
         let node = self.nodes.get_mut(target).expect("checked above");
         if let Some(u) = cx.undo.as_mut() {
-            u.push(Undo::Changed { path: target.to_string(), node: node.clone() });
+            u.push(Undo::Changed {
+                path: target.to_string(),
+                node: node.clone(),
+            });
         }
         node.acl = acl;
         node.stat.aversion = node.stat.aversion.wrapping_add(1);
@@ -364,8 +481,16 @@ impl DataTree {
 
     /// A write multi: all sub-ops or none. A failure answers err 0 with one error result per
     /// sub-op: 0 before the failing one, its code, then RuntimeInconsistency.
-    fn multi(&mut self, cx: &mut Cx<'_>, ops: &[MultiOp], session_ok: bool) -> OpResultOf<MultiResponse> {
-        if ops.iter().any(|op| matches!(op, MultiOp::GetData(_) | MultiOp::GetChildren(_))) {
+    fn multi(
+        &mut self,
+        cx: &mut Cx<'_>,
+        ops: &[MultiOp],
+        session_ok: bool,
+    ) -> OpResultOf<MultiResponse> {
+        if ops
+            .iter()
+            .any(|op| matches!(op, MultiOp::GetData(_) | MultiOp::GetChildren(_)))
+        {
             return Err(ErrorCode::MarshallingError);
         }
         cx.undo = Some(Vec::new());
@@ -382,7 +507,9 @@ impl DataTree {
                             OpResult::Error(match j.cmp(&i) {
                                 std::cmp::Ordering::Less => 0,
                                 std::cmp::Ordering::Equal => code.code(),
-                                std::cmp::Ordering::Greater => ErrorCode::RuntimeInconsistency.code(),
+                                std::cmp::Ordering::Greater => {
+                                    ErrorCode::RuntimeInconsistency.code()
+                                }
                             })
                         })
                         .collect();
@@ -394,20 +521,34 @@ impl DataTree {
         Ok(MultiResponse { results })
     }
 
-    fn multi_op(&mut self, cx: &mut Cx<'_>, op: &MultiOp, session_ok: bool) -> OpResultOf<OpResult> {
+    fn multi_op(
+        &mut self,
+        cx: &mut Cx<'_>,
+        op: &MultiOp,
+        session_ok: bool,
+    ) -> OpResultOf<OpResult> {
         match op {
             MultiOp::Create(r) | MultiOp::Create2(r) | MultiOp::CreateContainer(r) => {
                 self.multi_create(cx, r, -1, session_ok)
             }
             MultiOp::CreateTtl(r) => {
-                let c = CreateRequest { path: r.path.clone(), data: r.data.clone(), acl: r.acl.clone(), flags: r.flags };
+                let c = CreateRequest {
+                    path: r.path.clone(),
+                    data: r.data.clone(),
+                    acl: r.acl.clone(),
+                    flags: r.flags,
+                };
                 self.multi_create(cx, &c, r.ttl, session_ok)
             }
-            MultiOp::Delete(r) => self.delete(cx, &r.path, r.version).map(|_| OpResult::Delete),
-            MultiOp::SetData(r) => {
-                self.set_data(cx, &r.path, r.data.clone(), r.version).map(|stat| OpResult::SetData(StatResponse { stat }))
-            }
-            MultiOp::Check(r) => self.check_version(cx, &r.path, r.version).map(|_| OpResult::Check),
+            MultiOp::Delete(r) => self
+                .delete(cx, &r.path, r.version)
+                .map(|_| OpResult::Delete),
+            MultiOp::SetData(r) => self
+                .set_data(cx, &r.path, r.data.clone(), r.version)
+                .map(|stat| OpResult::SetData(StatResponse { stat })),
+            MultiOp::Check(r) => self
+                .check_version(cx, &r.path, r.version)
+                .map(|_| OpResult::Check),
             MultiOp::GetData(_) | MultiOp::GetChildren(_) => Err(ErrorCode::MarshallingError),
         }
     }
@@ -415,13 +556,25 @@ impl DataTree {
     /// Up to 3.8 the server picks a sub-op's create type from its flags, whatever the header
     /// said: container flag → createContainer, TTL flags → createTTL, otherwise create (so a
     /// create2 sub-op answers with the path only).
-    fn multi_create(&mut self, cx: &mut Cx<'_>, r: &CreateRequest, ttl: i64, session_ok: bool) -> OpResultOf<OpResult> {
+    fn multi_create(
+        &mut self,
+        cx: &mut Cx<'_>,
+        r: &CreateRequest,
+        ttl: i64,
+        session_ok: bool,
+    ) -> OpResultOf<OpResult> {
         let op = match CreateMode::try_from(r.flags) {
             Ok(CreateMode::Container) => OpCode::CreateContainer,
             Ok(m) if m.is_ttl() => OpCode::CreateTtl,
             _ => OpCode::Create,
         };
-        let (path, stat) = self.create(cx, op, r, if op == OpCode::CreateTtl { ttl } else { -1 }, session_ok)?;
+        let (path, stat) = self.create(
+            cx,
+            op,
+            r,
+            if op == OpCode::CreateTtl { ttl } else { -1 },
+            session_ok,
+        )?;
         Ok(if op == OpCode::Create {
             OpResult::Create(CreateResponse { path })
         } else {
@@ -432,12 +585,16 @@ impl DataTree {
     fn roll_back(&mut self, undo: Vec<Undo>) {
         for step in undo.into_iter().rev() {
             match step {
-                Undo::Created { path, parent_cversion, parent_pzxid } => {
+                Undo::Created {
+                    path,
+                    parent_cversion,
+                    parent_pzxid,
+                } => {
                     if let Some(node) = self.nodes.remove(path.as_str()) {
                         self.index_kind(&path, node.stat.ephemeral_owner, false);
-                        self.data_size = self
-                            .data_size
-                            .saturating_sub((path.len() + node.data.as_ref().map_or(0, Bytes::len)) as u64);
+                        self.data_size = self.data_size.saturating_sub(
+                            (path.len() + node.data.as_ref().map_or(0, Bytes::len)) as u64,
+                        );
                     }
                     if let Some((pp, name)) = path::split(&path) {
                         if let Some(p) = self.nodes.get_mut(pp) {
@@ -447,9 +604,14 @@ impl DataTree {
                         }
                     }
                 }
-                Undo::Deleted { path, node, parent_pzxid } => {
+                Undo::Deleted {
+                    path,
+                    node,
+                    parent_pzxid,
+                } => {
                     self.index_kind(&path, node.stat.ephemeral_owner, true);
-                    self.data_size += (path.len() + node.data.as_ref().map_or(0, Bytes::len)) as u64;
+                    self.data_size +=
+                        (path.len() + node.data.as_ref().map_or(0, Bytes::len)) as u64;
                     if let Some((pp, name)) = path::split(&path) {
                         if let Some(p) = self.nodes.get_mut(pp) {
                             p.children.insert(name.into());
@@ -472,9 +634,17 @@ impl DataTree {
 
     /// Deletes every ephemeral of the session under this entry's zxid and forgets the session.
     fn close_session(&mut self, cx: &mut Cx<'_>) {
-        let paths: Vec<String> = self.ephemerals.get(&cx.session).map(|s| s.iter().cloned().collect()).unwrap_or_default();
+        let paths: Vec<String> = self
+            .ephemerals
+            .get(&cx.session)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default();
         for p in paths {
-            if self.nodes.get(p.as_str()).is_some_and(|n| n.children.is_empty()) {
+            if self
+                .nodes
+                .get(p.as_str())
+                .is_some_and(|n| n.children.is_empty())
+            {
                 self.remove_node(cx, &p);
             }
         }

@@ -12,7 +12,7 @@ mod acl;
 mod apply;
 pub mod path;
 
-pub use acl::{base64, digest_id};
+pub use acl::{allows as acl_allows, base64, digest_id};
 pub use apply::{Applied, Event};
 
 use bytes::Bytes;
@@ -97,7 +97,12 @@ impl DataTree {
         let add = |t: &mut DataTree, path: &str, acl: Arc<[Acl]>, data: Option<Bytes>| {
             t.nodes.insert(
                 path.into(),
-                Node { data, acl, stat: builtin_stat(), children: BTreeSet::new() },
+                Node {
+                    data,
+                    acl,
+                    stat: builtin_stat(),
+                    children: BTreeSet::new(),
+                },
             );
             if let Some((parent, name)) = path::split(path).filter(|_| path != "/") {
                 if let Some(p) = t.nodes.get_mut(parent) {
@@ -225,7 +230,10 @@ impl DataTree {
     /// getChildren / getChildren2: names in sorted order (ZooKeeper's order is unspecified).
     pub fn children(&self, path: &str, ids: &[Id]) -> Result<(Vec<String>, Stat), ErrorCode> {
         let node = self.readable(path, ids)?;
-        Ok((node.children.iter().map(|c| c.to_string()).collect(), self.stat_of(node)))
+        Ok((
+            node.children.iter().map(|c| c.to_string()).collect(),
+            self.stat_of(node),
+        ))
     }
 
     /// getACL: READ or ADMIN; digest ids masked without ADMIN.
@@ -234,7 +242,11 @@ impl DataTree {
         if !self.allowed(node, perms::READ | perms::ADMIN, ids) {
             return Err(ErrorCode::NoAuth);
         }
-        let acl = if self.opts.skip_acl { node.acl.to_vec() } else { acl::masked_for_reader(&node.acl, ids) };
+        let acl = if self.opts.skip_acl {
+            node.acl.to_vec()
+        } else {
+            acl::masked_for_reader(&node.acl, ids)
+        };
         Ok((acl, self.stat_of(node)))
     }
 
@@ -259,7 +271,12 @@ impl DataTree {
         let prefix = prefix.filter(|p| !p.is_empty() && *p != "/");
         self.ephemerals
             .get(&session)
-            .map(|set| set.iter().filter(|p| prefix.is_none_or(|pre| p.starts_with(pre))).cloned().collect())
+            .map(|set| {
+                set.iter()
+                    .filter(|p| prefix.is_none_or(|pre| p.starts_with(pre)))
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default()
     }
 

@@ -1,0 +1,400 @@
+//! zoo.cfg → [`Config`]. The file is Java properties (`key=value`, `key: value` or
+//! `key value`; `#`/`!` comments; backslash continuations and escapes). Keys ZooKeeper passes on
+//! as `zookeeper.<key>` system properties are accepted here without the prefix, and also with
+//! it. Unknown keys are warned about once; bad values are one error naming the key.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+/// A configuration error: one line naming the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The server's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub tick_time_ms: i32,
+    pub data_dir: PathBuf,
+    pub data_log_dir: PathBuf,
+    pub client_port: u16,
+    pub client_address: IpAddr,
+    pub max_client_cnxns: usize,
+    pub min_session_timeout_ms: i32,
+    pub max_session_timeout_ms: i32,
+    /// Four-letter words allowed; `None` = all (`*`).
+    pub four_letter_words: Option<Vec<String>>,
+    pub extended_types: bool,
+    pub reconfig_enabled: bool,
+    pub skip_acl: bool,
+    /// `DigestAuthenticationProvider.superDigest`: `super:<base64 sha1>`.
+    pub super_digest: Option<String>,
+    pub container_check_interval_ms: u64,
+    pub container_max_per_minute: usize,
+    pub max_buffer: usize,
+    /// Every key as read, for `conf`-like reports.
+    pub raw: BTreeMap<String, String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            tick_time_ms: 2000,
+            data_dir: PathBuf::from("./data"),
+            data_log_dir: PathBuf::from("./data"),
+            client_port: 2181,
+            client_address: IpAddr::from([127, 0, 0, 1]),
+            max_client_cnxns: 60,
+            min_session_timeout_ms: 4000,
+            max_session_timeout_ms: 40000,
+            four_letter_words: Some(vec!["srvr".into()]),
+            extended_types: false,
+            reconfig_enabled: false,
+            skip_acl: false,
+            super_digest: None,
+            container_check_interval_ms: 60_000,
+            container_max_per_minute: 10_000,
+            max_buffer: 0xfffff,
+            raw: BTreeMap::new(),
+        }
+    }
+}
+
+/// Parses Java properties text into key/value pairs, in order.
+pub fn parse_properties(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        let mut logical = line.trim_start().to_string();
+        if logical.is_empty() || logical.starts_with('#') || logical.starts_with('!') {
+            continue;
+        }
+        while ends_with_odd_backslashes(&logical) {
+            logical.pop();
+            match lines.next() {
+                Some(next) => logical.push_str(next.trim_start()),
+                None => break,
+            }
+        }
+        let (key, value) = split_key_value(&logical);
+        out.push((unescape(key.trim()), unescape(value.trim())));
+    }
+    out
+}
+
+fn ends_with_odd_backslashes(s: &str) -> bool {
+    s.chars().rev().take_while(|c| *c == '\\').count() % 2 == 1
+}
+
+fn split_key_value(line: &str) -> (&str, &str) {
+    let mut escaped = false;
+    for (i, c) in line.char_indices() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match c {
+            '\\' => escaped = true,
+            '=' | ':' => return (&line[..i], &line[i + 1..]),
+            c if c.is_whitespace() => {
+                let rest = line[i..].trim_start();
+                let rest = rest.strip_prefix(['=', ':']).unwrap_or(rest);
+                return (&line[..i], rest);
+            }
+            _ => {}
+        }
+    }
+    (line, "")
+}
+
+fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('t') => out.push('\t'),
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('f') => out.push('\u{c}'),
+            Some('u') => {
+                let hex: String = chars.by_ref().take(4).collect();
+                if let Some(ch) = u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
+                    out.push(ch);
+                }
+            }
+            Some(other) => out.push(other),
+            None => {}
+        }
+    }
+    out
+}
+
+fn int<T: std::str::FromStr>(key: &str, v: &str) -> Result<T, ConfigError> {
+    v.parse::<T>().map_err(|_| {
+        ConfigError(format!(
+            "Invalid value for {key}: '{v}' is not a valid number"
+        ))
+    })
+}
+
+fn boolean(key: &str, v: &str) -> Result<bool, ConfigError> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" | "yes" => Ok(true),
+        "false" | "no" => Ok(false),
+        _ => Err(ConfigError(format!(
+            "Invalid value for {key}: '{v}' is not true/false"
+        ))),
+    }
+}
+
+/// Keys accepted and used elsewhere (quorum, admin, metrics…): no warning for these.
+fn known_elsewhere(key: &str) -> bool {
+    const PREFIXES: &[&str] = &[
+        "server.",
+        "group.",
+        "weight.",
+        "admin.",
+        "metricsProvider.",
+        "ssl.",
+        "authProvider.",
+        "quorum.",
+        "autopurge.",
+        "multiAddress.",
+        "jvm.",
+        "sslQuorum",
+        "secureClientPort",
+    ];
+    const KEYS: &[&str] = &[
+        "initLimit",
+        "syncLimit",
+        "electionAlg",
+        "electionPort",
+        "quorumListenOnAllIPs",
+        "peerType",
+        "syncEnabled",
+        "dynamicConfigFile",
+        "standaloneEnabled",
+        "localSessionsEnabled",
+        "localSessionsUpgradingEnabled",
+        "portUnification",
+        "clientPortListenBacklog",
+        "snapCount",
+        "snapSizeLimitInKb",
+        "txnLogSizeLimitInKb",
+        "preAllocSize",
+        "globalOutstandingLimit",
+        "maxCnxns",
+        "forceSync",
+        "fsync.warningthresholdms",
+        "commitLogCount",
+        "maxResponseCacheSize",
+        "maxGetChildrenResponseCacheSize",
+        "serverCnxnFactory",
+        "leaderServes",
+        "cnxTimeout",
+        "enforceQuota",
+        "digest.enabled",
+        "closeSessionTxn.enabled",
+        "connectToLearnerMasterLimit",
+        "observerMasterPort",
+        "oraclePath",
+        "emulate353TTLNodes",
+        "nio.sessionlessCnxnTimeout",
+        "client.portUnification",
+        "watchManagerName",
+        "serializeLastProcessedZxid.enabled",
+        "snapshot.compression.method",
+        "largeRequestMaxBytes",
+        "largeRequestThreshold",
+        "request_throttle_max_requests",
+        "secureClientPortAddress",
+    ];
+    PREFIXES.iter().any(|p| key.starts_with(p)) || KEYS.contains(&key)
+}
+
+impl Config {
+    /// Reads a zoo.cfg file.
+    ///
+    /// # Errors
+    /// The file can't be read, or a value is invalid.
+    pub fn from_file(path: &std::path::Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))?;
+        Config::from_properties(&parse_properties(&text))
+    }
+
+    /// Builds a config from properties; ZooKeeper's defaults where a key is absent (tickTime
+    /// 3000 when a file is given, clientPortAddress all interfaces).
+    ///
+    /// # Errors
+    /// A value is invalid.
+    pub fn from_properties(props: &[(String, String)]) -> Result<Config, ConfigError> {
+        let mut c = Config {
+            tick_time_ms: 3000,
+            client_address: IpAddr::from([0, 0, 0, 0]),
+            ..Config::default()
+        };
+        let mut min_timeout = None;
+        let mut max_timeout = None;
+        let mut data_log_dir = None;
+        for (raw_key, v) in props {
+            let key = raw_key.strip_prefix("zookeeper.").unwrap_or(raw_key);
+            c.raw.insert(raw_key.clone(), v.clone());
+            match key {
+                "tickTime" => {
+                    c.tick_time_ms = int(key, v)?;
+                    if c.tick_time_ms <= 0 {
+                        return Err(ConfigError(format!(
+                            "Invalid value for tickTime: {v} (must be > 0)"
+                        )));
+                    }
+                }
+                "dataDir" => c.data_dir = PathBuf::from(v),
+                "dataLogDir" => data_log_dir = Some(PathBuf::from(v)),
+                "clientPort" => c.client_port = int(key, v)?,
+                "clientPortAddress" => {
+                    c.client_address = v.parse().map_err(|_| {
+                        ConfigError(format!(
+                            "Invalid value for clientPortAddress: '{v}' is not an IP address"
+                        ))
+                    })?
+                }
+                "maxClientCnxns" => c.max_client_cnxns = int(key, v)?,
+                "minSessionTimeout" => min_timeout = Some(int::<i32>(key, v)?),
+                "maxSessionTimeout" => max_timeout = Some(int::<i32>(key, v)?),
+                "4lw.commands.whitelist" => {
+                    let words: Vec<String> = v
+                        .split(',')
+                        .map(|w| w.trim().to_string())
+                        .filter(|w| !w.is_empty())
+                        .collect();
+                    c.four_letter_words = if words.iter().any(|w| w == "*") {
+                        None
+                    } else {
+                        Some(words)
+                    };
+                }
+                "extendedTypesEnabled" => c.extended_types = boolean(key, v)?,
+                "reconfigEnabled" => c.reconfig_enabled = boolean(key, v)?,
+                "skipACL" => c.skip_acl = boolean(key, v)?,
+                "DigestAuthenticationProvider.superDigest" => c.super_digest = Some(v.clone()),
+                "znode.container.checkIntervalMs" => c.container_check_interval_ms = int(key, v)?,
+                "znode.container.maxPerMinute" => c.container_max_per_minute = int(key, v)?,
+                "jute.maxbuffer" => c.max_buffer = int(key, v)?,
+                k if known_elsewhere(k) => {}
+                _ => {
+                    tracing::warn!(key = %raw_key, "unknown zoo.cfg key (ZooKeeper would pass it on as a system property)")
+                }
+            }
+        }
+        c.data_log_dir = data_log_dir.unwrap_or_else(|| c.data_dir.clone());
+        c.min_session_timeout_ms = min_timeout
+            .filter(|t| *t >= 0)
+            .unwrap_or(2 * c.tick_time_ms);
+        c.max_session_timeout_ms = max_timeout
+            .filter(|t| *t >= 0)
+            .unwrap_or(20 * c.tick_time_ms);
+        if c.min_session_timeout_ms > c.max_session_timeout_ms {
+            return Err(ConfigError(format!(
+                "minSessionTimeout {} must not be larger than maxSessionTimeout {}",
+                c.min_session_timeout_ms, c.max_session_timeout_ms
+            )));
+        }
+        Ok(c)
+    }
+
+    /// Whether a four-letter word may run (srvr always may).
+    pub fn allows_word(&self, word: &str) -> bool {
+        word == "srvr"
+            || self
+                .four_letter_words
+                .as_ref()
+                .is_none_or(|w| w.iter().any(|x| x == word))
+    }
+
+    /// The timeout a client asking for `requested` ms gets.
+    pub fn negotiate_timeout(&self, requested: i32) -> i32 {
+        requested.clamp(self.min_session_timeout_ms, self.max_session_timeout_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(text: &str) -> Result<Config, ConfigError> {
+        Config::from_properties(&parse_properties(text))
+    }
+
+    #[test]
+    fn properties_syntax() {
+        let p =
+            parse_properties("# c\n! c\na=1\nb : 2\nc 3\nd=x\\\n  y\ne=\\u0041\\t\n  f = g = h \n");
+        let p: Vec<(&str, &str)> = p.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(
+            p,
+            vec![
+                ("a", "1"),
+                ("b", "2"),
+                ("c", "3"),
+                ("d", "xy"),
+                ("e", "A\t"),
+                ("f", "g = h")
+            ]
+        );
+    }
+
+    #[test]
+    fn zookeeper_defaults_and_derived_timeouts() {
+        let c = cfg("dataDir=/tmp/x\nclientPort=2999\n").unwrap();
+        assert_eq!(c.tick_time_ms, 3000);
+        assert_eq!(
+            (c.min_session_timeout_ms, c.max_session_timeout_ms),
+            (6000, 60000)
+        );
+        assert_eq!(c.data_log_dir, PathBuf::from("/tmp/x"));
+        assert!(c.allows_word("srvr"));
+        assert!(!c.allows_word("ruok"));
+        assert_eq!(c.negotiate_timeout(1), 6000);
+    }
+
+    #[test]
+    fn whitelist_and_system_property_keys() {
+        let c = cfg("4lw.commands.whitelist=ruok, stat\nzookeeper.extendedTypesEnabled=true\n")
+            .unwrap();
+        assert!(c.allows_word("ruok") && c.allows_word("stat") && !c.allows_word("mntr"));
+        assert!(c.extended_types);
+        assert!(cfg("4lw.commands.whitelist=*").unwrap().allows_word("mntr"));
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        assert!(cfg("tickTime=abc").unwrap_err().0.contains("tickTime"));
+        assert!(cfg("tickTime=0").unwrap_err().0.contains("tickTime"));
+        assert!(cfg("clientPort=70000")
+            .unwrap_err()
+            .0
+            .contains("clientPort"));
+        assert!(cfg("minSessionTimeout=9000\nmaxSessionTimeout=100")
+            .unwrap_err()
+            .0
+            .contains("minSessionTimeout"));
+        assert!(cfg("clientPortAddress=nope")
+            .unwrap_err()
+            .0
+            .contains("clientPortAddress"));
+    }
+}

@@ -1,0 +1,64 @@
+//! The leader's own duties: expiring sessions by tick buckets, and deleting empty containers
+//! and expired TTL nodes (ZooKeeper's ContainerManager), each through the log like any write.
+
+use crate::shared::Shared;
+use crate::txn::{Txn, TxnOp};
+use std::sync::Arc;
+use std::time::Duration;
+use zk_codec::records::DeleteContainerRequest;
+use zk_codec::Request;
+
+/// Wakes at each tick boundary and closes the sessions whose bucket has passed.
+pub async fn expire_sessions(shared: Arc<Shared>) {
+    loop {
+        let now = crate::clock::now_ms();
+        let next = shared.sessions.next_tick(now);
+        let wait = Duration::from_millis((next - now).max(1) as u64);
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shared.shutdown.cancelled() => return,
+        }
+        for id in shared.sessions.take_expired(crate::clock::now_ms()) {
+            tracing::info!(session = format_args!("0x{id:x}"), "session expired");
+            let txn = Txn {
+                session: id,
+                cxid: 0,
+                time_ms: 0,
+                auth: Vec::new(),
+                op: TxnOp::CloseSession,
+            };
+            if shared.log.propose(txn).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Every `znode.container.checkIntervalMs`, deletes what `DataTree::reapable` names, at most
+/// `znode.container.maxPerMinute` per minute.
+pub async fn reap_containers(shared: Arc<Shared>) {
+    let interval = Duration::from_millis(shared.config.container_check_interval_ms.max(1));
+    let per_minute = shared.config.container_max_per_minute.max(1);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = shared.shutdown.cancelled() => return,
+        }
+        let limit = ((per_minute as u128 * interval.as_millis()) / 60_000).max(1) as usize;
+        let paths = shared.read_tree().reapable(crate::clock::now_ms(), limit);
+        for path in paths {
+            tracing::debug!(path = %path, "reaping container or expired TTL node");
+            let req = Request::DeleteContainer(DeleteContainerRequest { path });
+            let txn = Txn {
+                session: 0,
+                cxid: 0,
+                time_ms: 0,
+                auth: Vec::new(),
+                op: TxnOp::Request(req),
+            };
+            if shared.log.propose(txn).await.is_err() {
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! One connection: four-letter-word sniffing, the handshake, then the reader loop that decodes
+//! requests and queues them in order (see the `net` module doc). Any malformed frame or header
+//! ends this connection only, with one log line.
+
+use super::framing::{fill, read_frame, ReadError};
+use super::{auth, handshake, writer};
+use crate::replication::Waiter;
+use crate::shared::Shared;
+use crate::sink::{Outbound, Sink};
+use crate::txn::{Txn, TxnOp};
+use bytes::{Bytes, BytesMut};
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
+use zk_codec::records::{ReplyHeader, RequestHeader};
+use zk_codec::{write_frame, ErrorCode, Jute, Limits, OpCode, Request};
+
+/// ZooKeeper's zookeeper.nio.sessionlessCnxnTimeout: a handshake must arrive within this.
+const SESSIONLESS_TIMEOUT: Duration = Duration::from_millis(10_000);
+
+/// An encoded reply with only a header.
+pub fn header_only(xid: i32, zxid: i64, err: ErrorCode) -> Bytes {
+    let mut out = BytesMut::with_capacity(20);
+    write_frame(&mut out, |o| {
+        ReplyHeader {
+            xid,
+            zxid,
+            err: err.code(),
+        }
+        .encode(o)
+    });
+    out.freeze()
+}
+
+/// Serves one accepted connection to the end.
+pub async fn run(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let (mut rd, wr) = stream.into_split();
+    let mut buf = BytesMut::with_capacity(4096);
+    if let Err(e) = fill(&mut rd, &mut buf, 4, SESSIONLESS_TIMEOUT).await {
+        tracing::debug!(peer = %peer, reason = %e, "connection closed before the handshake");
+        return;
+    }
+    if let Some(word) = zk_codec::fourlw::sniff([buf[0], buf[1], buf[2], buf[3]]) {
+        crate::ops::fourlw::serve(&shared, word, rd, wr, buf).await;
+        return;
+    }
+    let (sink, rx) = Sink::new(shared.next_conn_id(), peer);
+    sink.stats
+        .established_ms
+        .store(crate::clock::now_ms(), Ordering::Relaxed);
+    shared.lock_conns().insert(sink.id, sink.clone());
+    let writer = tokio::spawn(writer::run(shared.clone(), sink.clone(), rx, wr));
+    let reason = match handshake::run(&shared, &sink, &mut rd, &mut buf).await {
+        Ok(timeout) => read_loop(&shared, &sink, &mut rd, &mut buf, timeout).await,
+        Err(reason) => reason,
+    };
+    tracing::info!(peer = %peer, session = format_args!("0x{:x}", sink.session()), reason = %reason, "connection closed");
+    // Let the writer flush what is queued (e.g. a closeSession reply), then stop it.
+    let _ = sink.send(Outbound::Close).await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+    sink.closed.cancel();
+    shared.sessions.unbind(sink.session(), sink.id);
+    shared.lock_watches().drop_conn(sink.id);
+    shared.lock_conns().remove(&sink.id);
+}
+
+/// Why the reader stopped.
+pub type Reason = String;
+
+async fn read_loop(
+    shared: &Arc<Shared>,
+    sink: &Arc<Sink>,
+    rd: &mut tokio::net::tcp::OwnedReadHalf,
+    buf: &mut BytesMut,
+    timeout_ms: i32,
+) -> Reason {
+    let idle = Duration::from_millis(timeout_ms.max(1) as u64);
+    let lim = Limits {
+        max_buffer: shared.config.max_buffer,
+        ..Limits::DEFAULT
+    };
+    loop {
+        let frame = tokio::select! {
+            f = read_frame(rd, buf, shared.config.max_buffer, idle) => f,
+            _ = sink.closed.cancelled() => return "closed by server".into(),
+        };
+        let frame = match frame {
+            Ok(f) => f,
+            Err(ReadError::Frame(e)) => return format!("bad frame: {e}"),
+            Err(e) => return e.to_string(),
+        };
+        sink.stats.received.fetch_add(1, Ordering::Relaxed);
+        shared
+            .stats
+            .packets_received
+            .fetch_add(1, Ordering::Relaxed);
+        let session = sink.session();
+        shared.sessions.touch(session, crate::clock::now_ms());
+        let Ok((body, header)) = RequestHeader::decode(&frame, lim) else {
+            return "malformed request header".into();
+        };
+        let Ok(op) = OpCode::try_from(header.op) else {
+            let _ = sink
+                .send(Outbound::Ordered(header_only(
+                    header.xid,
+                    -1,
+                    ErrorCode::Unimplemented,
+                )))
+                .await;
+            return format!("unknown opcode {}", header.op);
+        };
+        let req = Request::decode(op, body, lim);
+        if let Some(reason) = dispatch(shared, sink, header, op, req).await {
+            return reason;
+        }
+    }
+}
+
+/// Queues one request; `Some(reason)` ends the connection.
+async fn dispatch(
+    shared: &Arc<Shared>,
+    sink: &Arc<Sink>,
+    header: RequestHeader,
+    op: OpCode,
+    req: Result<Request, zk_codec::DecodeError>,
+) -> Option<Reason> {
+    let session = sink.session();
+    let gone = || Some(Reason::from("connection closed by server"));
+    match (op, req) {
+        (OpCode::Auth, Ok(Request::Auth(a))) => {
+            let ok = auth::add(shared, sink, &a);
+            let err = if ok {
+                ErrorCode::Ok
+            } else {
+                ErrorCode::AuthFailed
+            };
+            sink.send(Outbound::Immediate(header_only(header.xid, 0, err)))
+                .await
+                .ok()?;
+            if !ok {
+                return Some(format!("auth failed for scheme {}", a.scheme));
+            }
+            None
+        }
+        (OpCode::Sasl, _) => {
+            let zxid = shared.last_zxid();
+            sink.send(Outbound::Ordered(header_only(
+                header.xid,
+                zxid,
+                ErrorCode::AuthFailed,
+            )))
+            .await
+            .ok()?;
+            Some("SASL is not configured".into())
+        }
+        (OpCode::Check, _) => {
+            // Standalone check (13) is broken in ZooKeeper 3.5–3.9; 3.10 answers -6 and closes.
+            sink.send(Outbound::Ordered(header_only(
+                header.xid,
+                -1,
+                ErrorCode::Unimplemented,
+            )))
+            .await
+            .ok()?;
+            Some("check outside multi".into())
+        }
+        (op, req) if op.is_write() && op != OpCode::Sync => {
+            if !shared.sessions.is_live(session) {
+                let zxid = shared.last_zxid();
+                sink.send(Outbound::Ordered(header_only(
+                    header.xid,
+                    zxid,
+                    ErrorCode::SessionExpired,
+                )))
+                .await
+                .ok()?;
+                return None;
+            }
+            let txn_op = match req {
+                Ok(Request::CloseSession) => {
+                    shared.sessions.mark_closing(session);
+                    TxnOp::CloseSession
+                }
+                Ok(r) => TxnOp::Request(r),
+                Err(e) => {
+                    tracing::info!(peer = %sink.peer, op = %op, error = %e, "malformed request body");
+                    TxnOp::Malformed
+                }
+            };
+            sink.send(Outbound::WriteSlot).await.ok()?;
+            let waiter = Waiter::Conn {
+                sink: sink.clone(),
+                started: Instant::now(),
+                op: crate::ops::lop(op),
+            };
+            shared.pending.register(session, header.xid, waiter);
+            let txn = Txn {
+                session,
+                cxid: header.xid,
+                time_ms: 0,
+                auth: sink.identities(),
+                op: txn_op,
+            };
+            if shared.log.propose(txn).await.is_err() {
+                return gone();
+            }
+            None
+        }
+        (_, Ok(r)) => {
+            sink.send(Outbound::Read(header, r)).await.ok()?;
+            None
+        }
+        (op, Err(e)) => {
+            tracing::info!(peer = %sink.peer, op = %op, error = %e, "malformed request body");
+            let zxid = shared.last_zxid();
+            sink.send(Outbound::Ordered(header_only(
+                header.xid,
+                zxid,
+                ErrorCode::MarshallingError,
+            )))
+            .await
+            .ok()?;
+            None
+        }
+    }
+}

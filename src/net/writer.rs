@@ -1,0 +1,130 @@
+//! The writer task: drains the connection's queue in order, runs reads when no earlier write is
+//! outstanding, and writes replies in batches (one syscall for everything queued so far).
+
+use super::read;
+use crate::shared::Shared;
+use crate::sink::{Outbound, Sink};
+use bytes::BytesMut;
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::sync::mpsc;
+use zk_codec::records::RequestHeader;
+use zk_codec::Request;
+
+/// Flush once this much output is buffered even if more messages are waiting.
+const FLUSH_AT: usize = 256 * 1024;
+
+/// A place in the reply order.
+enum Slot {
+    Write,
+    Read(RequestHeader, Request),
+    Ready(bytes::Bytes),
+}
+
+struct State {
+    slots: VecDeque<Slot>,
+    out: BytesMut,
+    frames: u64,
+}
+
+/// Runs until the queue closes, a `Close` arrives, or the connection is cancelled.
+pub async fn run(
+    shared: Arc<Shared>,
+    sink: Arc<Sink>,
+    mut rx: mpsc::Receiver<Outbound>,
+    mut wr: OwnedWriteHalf,
+) {
+    let mut st = State {
+        slots: VecDeque::new(),
+        out: BytesMut::with_capacity(8192),
+        frames: 0,
+    };
+    'outer: loop {
+        let msg = tokio::select! {
+            biased;
+            m = rx.recv() => m,
+            _ = sink.closed.cancelled() => None,
+        };
+        let Some(msg) = msg else { break };
+        let mut close = handle(&shared, &sink, &mut st, msg);
+        while !close && st.out.len() < FLUSH_AT {
+            match rx.try_recv() {
+                Ok(m) => close = handle(&shared, &sink, &mut st, m),
+                Err(_) => break,
+            }
+        }
+        if !st.out.is_empty() {
+            if let Err(e) = wr.write_all(&st.out).await {
+                tracing::debug!(peer = %sink.peer, error = %e, "write failed");
+                break 'outer;
+            }
+            sink.stats.sent.fetch_add(st.frames, Ordering::Relaxed);
+            shared
+                .stats
+                .packets_sent
+                .fetch_add(st.frames, Ordering::Relaxed);
+            st.out.clear();
+            st.frames = 0;
+        }
+        if close {
+            break;
+        }
+    }
+    let _ = wr.shutdown().await;
+    sink.closed.cancel();
+}
+
+/// Handles one message; true when the connection must close after flushing.
+fn handle(shared: &Shared, sink: &Arc<Sink>, st: &mut State, msg: Outbound) -> bool {
+    match msg {
+        Outbound::Immediate(frame) => emit(st, &frame),
+        Outbound::Read(h, r) if st.slots.is_empty() => run_read(shared, sink, st, h, r),
+        Outbound::Read(h, r) => st.slots.push_back(Slot::Read(h, r)),
+        Outbound::Ordered(frame) if st.slots.is_empty() => emit(st, &frame),
+        Outbound::Ordered(frame) => st.slots.push_back(Slot::Ready(frame)),
+        Outbound::WriteSlot => st.slots.push_back(Slot::Write),
+        Outbound::WriteDone { frame, close } => {
+            // Invariant: the applier answers a session's writes in the order they were proposed,
+            // and each was preceded by its WriteSlot, so the oldest slot is a write.
+            debug_assert!(matches!(st.slots.front(), Some(Slot::Write)));
+            st.slots.pop_front();
+            emit(st, &frame);
+            if close {
+                return true;
+            }
+            drain_ready(shared, sink, st);
+        }
+        Outbound::Close => return true,
+    }
+    false
+}
+
+fn emit(st: &mut State, frame: &[u8]) {
+    st.out.extend_from_slice(frame);
+    st.frames += 1;
+}
+
+fn run_read(shared: &Shared, sink: &Arc<Sink>, st: &mut State, h: RequestHeader, r: Request) {
+    let before = st.out.len();
+    read::execute(shared, sink, &h, &r, &mut st.out);
+    if st.out.len() > before {
+        st.frames += 1;
+    }
+}
+
+/// Runs the reads (and ready replies) that were waiting behind the write just answered.
+fn drain_ready(shared: &Shared, sink: &Arc<Sink>, st: &mut State) {
+    while let Some(slot) = st.slots.front() {
+        if matches!(slot, Slot::Write) {
+            break;
+        }
+        match st.slots.pop_front() {
+            Some(Slot::Read(h, r)) => run_read(shared, sink, st, h, r),
+            Some(Slot::Ready(frame)) => emit(st, &frame),
+            _ => break,
+        }
+    }
+}

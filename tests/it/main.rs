@@ -1,0 +1,9 @@
+//! Integration tests: the real `rzk` binary on loopback, driven over TCP with raw jute.
+
+mod bad_input;
+mod fourlw;
+mod handshake;
+mod harness;
+mod ops;
+mod sessions;
+mod watches;
