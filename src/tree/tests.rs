@@ -322,7 +322,7 @@ fn acl_checks_on_reads_and_writes() {
     t.req(Request::Create(req));
     let anon = [Id::new("ip", "127.0.0.1")];
     assert_eq!(t.tree.get_data("/s", &anon), Err(ErrorCode::NoAuth));
-    assert!(t.tree.get_data("/s", &[digest.clone()]).is_ok());
+    assert!(t.tree.get_data("/s", std::slice::from_ref(&digest)).is_ok());
     assert_eq!(t.tree.exists("/s", &anon), Err(ErrorCode::NoAuth));
     assert_eq!(t.tree.exists("/nope", &anon), Err(ErrorCode::NoNode));
     let set = Request::SetData(SetDataRequest {
