@@ -206,12 +206,18 @@ impl CreateMode {
 
     /// Modes tied to the creating session.
     pub const fn is_ephemeral(self) -> bool {
-        matches!(self, CreateMode::Ephemeral | CreateMode::EphemeralSequential)
+        matches!(
+            self,
+            CreateMode::Ephemeral | CreateMode::EphemeralSequential
+        )
     }
 
     /// Modes that carry a TTL.
     pub const fn is_ttl(self) -> bool {
-        matches!(self, CreateMode::PersistentWithTtl | CreateMode::PersistentSequentialWithTtl)
+        matches!(
+            self,
+            CreateMode::PersistentWithTtl | CreateMode::PersistentSequentialWithTtl
+        )
     }
 }
 
@@ -267,8 +273,14 @@ mod tests {
             OpCode::try_from(10).unwrap_err().to_string(),
             "unknown opcode 10"
         );
-        assert_eq!(ErrorCode::try_from(-126).unwrap_err().to_string(), "unknown error code -126");
-        assert_eq!(CreateMode::try_from(7).unwrap_err().to_string(), "unknown create mode 7");
+        assert_eq!(
+            ErrorCode::try_from(-126).unwrap_err().to_string(),
+            "unknown error code -126"
+        );
+        assert_eq!(
+            CreateMode::try_from(7).unwrap_err().to_string(),
+            "unknown create mode 7"
+        );
     }
 
     #[test]

@@ -79,7 +79,9 @@ impl FourLetterWord {
 
 /// Recognises a four-letter word from the first 4 bytes of a connection.
 pub fn sniff(first: [u8; 4]) -> Option<FourLetterWord> {
-    FourLetterWord::ALL.into_iter().find(|w| w.as_str().as_bytes() == first)
+    FourLetterWord::ALL
+        .into_iter()
+        .find(|w| w.as_str().as_bytes() == first)
 }
 
 #[cfg(test)]

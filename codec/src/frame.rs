@@ -21,7 +21,9 @@ impl fmt::Display for FrameError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FrameError::Negative(n) => write!(f, "negative frame length {n}"),
-            FrameError::TooLarge { len, max } => write!(f, "frame length {len} exceeds jute.maxbuffer {max}"),
+            FrameError::TooLarge { len, max } => {
+                write!(f, "frame length {len} exceeds jute.maxbuffer {max}")
+            }
         }
     }
 }
@@ -33,7 +35,9 @@ impl std::error::Error for FrameError {}
 /// # Errors
 /// [`FrameError`] for a negative length or one above `max`.
 pub fn peek_len(buf: &[u8], max: usize) -> Result<Option<usize>, FrameError> {
-    let Some(prefix) = buf.get(..4) else { return Ok(None) };
+    let Some(prefix) = buf.get(..4) else {
+        return Ok(None);
+    };
     let n = i32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]);
     if n < 0 {
         return Err(FrameError::Negative(n));
@@ -51,7 +55,9 @@ pub fn peek_len(buf: &[u8], max: usize) -> Result<Option<usize>, FrameError> {
 /// # Errors
 /// [`FrameError`] for a negative length or one above `max`.
 pub fn split_frame(buf: &mut BytesMut, max: usize) -> Result<Option<BytesMut>, FrameError> {
-    let Some(len) = peek_len(buf, max)? else { return Ok(None) };
+    let Some(len) = peek_len(buf, max)? else {
+        return Ok(None);
+    };
     if buf.len() < 4 + len {
         buf.reserve(4 + len - buf.len());
         return Ok(None);
@@ -126,7 +132,10 @@ mod codec_impl {
         fn encode(&mut self, item: T, dst: &mut BytesMut) -> Result<(), FrameCodecError> {
             let payload = item.as_ref();
             if payload.len() > self.max {
-                return Err(FrameCodecError::Frame(FrameError::TooLarge { len: payload.len(), max: self.max }));
+                return Err(FrameCodecError::Frame(FrameError::TooLarge {
+                    len: payload.len(),
+                    max: self.max,
+                }));
             }
             write_frame(dst, |out| out.put_slice(payload));
             Ok(())
@@ -148,7 +157,10 @@ mod tests {
         buf.put_slice(&[3, b'a', b'b']);
         assert_eq!(split_frame(&mut buf, 100), Ok(None));
         buf.put_slice(&[b'c', 0, 0]);
-        assert_eq!(split_frame(&mut buf, 100).unwrap().unwrap().as_ref(), b"abc");
+        assert_eq!(
+            split_frame(&mut buf, 100).unwrap().unwrap().as_ref(),
+            b"abc"
+        );
         assert_eq!(buf.as_ref(), &[0, 0]);
     }
 
@@ -157,7 +169,10 @@ mod tests {
         let mut buf = BytesMut::from(&[0xffu8, 0xff, 0xff, 0xfe][..]);
         assert_eq!(split_frame(&mut buf, 100), Err(FrameError::Negative(-2)));
         let mut buf = BytesMut::from(&b"ruok"[..]);
-        assert!(matches!(split_frame(&mut buf, 0xfffff), Err(FrameError::TooLarge { .. })));
+        assert!(matches!(
+            split_frame(&mut buf, 0xfffff),
+            Err(FrameError::TooLarge { .. })
+        ));
     }
 
     #[test]

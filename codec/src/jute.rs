@@ -35,7 +35,10 @@ pub struct Limits {
 
 impl Limits {
     /// ZooKeeper's defaults: 0xfffff for both.
-    pub const DEFAULT: Limits = Limits { max_buffer: 0xfffff, extra_size: 0xfffff };
+    pub const DEFAULT: Limits = Limits {
+        max_buffer: 0xfffff,
+        extra_size: 0xfffff,
+    };
 
     /// The largest buffer or string a single field may hold.
     pub fn max_field(&self) -> usize {
@@ -59,7 +62,9 @@ pub trait Jute: Sized {
 
     /// Decodes a whole value, ignoring trailing bytes as ZooKeeper's readers do.
     fn decode_from(input: &[u8], lim: Limits) -> Result<Self, DecodeError> {
-        Self::decode(input, lim).map(|(_, v)| v).map_err(crate::error::from_nom)
+        Self::decode(input, lim)
+            .map(|(_, v)| v)
+            .map_err(crate::error::from_nom)
     }
 
     /// Encodes into a fresh buffer.
@@ -194,7 +199,9 @@ impl<T: Jute> Jute for Option<Vec<T>> {
     fn decode(input: &[u8], lim: Limits) -> Res<'_, Self> {
         // Every element we ever put in a vector takes at least 4 bytes on the wire.
         let (mut rest, count) = length(input, usize::MAX, 4)?;
-        let Some(count) = count else { return Ok((rest, None)) };
+        let Some(count) = count else {
+            return Ok((rest, None));
+        };
         let mut items = Vec::with_capacity(count);
         for _ in 0..count {
             let (r, item) = T::decode(rest, lim)?;
@@ -263,7 +270,10 @@ mod tests {
     fn null_and_empty_buffers_stay_distinct() {
         let lim = Limits::DEFAULT;
         assert_eq!(<Option<Bytes>>::decode_from(&[0xff; 4], lim), Ok(None));
-        assert_eq!(<Option<Bytes>>::decode_from(&[0, 0, 0, 0], lim), Ok(Some(Bytes::new())));
+        assert_eq!(
+            <Option<Bytes>>::decode_from(&[0, 0, 0, 0], lim),
+            Ok(Some(Bytes::new()))
+        );
         assert_eq!(None::<Bytes>.to_bytes().as_ref(), &[0xff; 4]);
         assert_eq!(<String>::decode_from(&[0xff; 4], lim), Ok(String::new()));
     }
@@ -272,19 +282,39 @@ mod tests {
     fn lengths_are_checked_before_allocating() {
         let lim = Limits::DEFAULT;
         let huge = [0x7f, 0xff, 0xff, 0xff];
-        assert!(matches!(<Bytes>::decode_from(&huge, lim), Err(DecodeError::TooLong { .. })));
+        assert!(matches!(
+            <Bytes>::decode_from(&huge, lim),
+            Err(DecodeError::TooLong { .. })
+        ));
         let short = [0, 0, 0, 10, 1, 2];
-        assert_eq!(<Bytes>::decode_from(&short, lim), Err(DecodeError::Truncated));
+        assert_eq!(
+            <Bytes>::decode_from(&short, lim),
+            Err(DecodeError::Truncated)
+        );
         let neg = [0xff, 0xff, 0xff, 0xfe];
-        assert_eq!(<Vec<i32>>::decode_from(&neg, lim), Err(DecodeError::NegativeLength(-2)));
+        assert_eq!(
+            <Vec<i32>>::decode_from(&neg, lim),
+            Err(DecodeError::NegativeLength(-2))
+        );
         let many = [0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 1];
-        assert_eq!(<Vec<i32>>::decode_from(&many, lim), Err(DecodeError::Truncated));
+        assert_eq!(
+            <Vec<i32>>::decode_from(&many, lim),
+            Err(DecodeError::Truncated)
+        );
     }
 
     #[test]
     fn field_limit_is_configurable() {
-        let lim = Limits { max_buffer: 4, extra_size: 0 };
-        assert_eq!(<Bytes>::decode_from(&[0, 0, 0, 4, 1, 2, 3, 4], lim).unwrap().len(), 4);
+        let lim = Limits {
+            max_buffer: 4,
+            extra_size: 0,
+        };
+        assert_eq!(
+            <Bytes>::decode_from(&[0, 0, 0, 4, 1, 2, 3, 4], lim)
+                .unwrap()
+                .len(),
+            4
+        );
         assert_eq!(
             <Bytes>::decode_from(&[0, 0, 0, 5, 1, 2, 3, 4, 5], lim),
             Err(DecodeError::TooLong { len: 5, max: 4 })

@@ -37,7 +37,9 @@ pub mod records;
 pub mod request;
 pub mod response;
 
-pub use enums::{perms, AddWatchMode, CreateMode, ErrorCode, EventType, KeeperState, OpCode, WatcherType};
+pub use enums::{
+    perms, AddWatchMode, CreateMode, ErrorCode, EventType, KeeperState, OpCode, WatcherType,
+};
 pub use error::DecodeError;
 pub use frame::{split_frame, write_frame, FrameError};
 pub use jute::{Jute, Limits};

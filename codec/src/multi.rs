@@ -56,7 +56,11 @@ pub struct MultiResponse {
     pub results: Vec<OpResult>,
 }
 
-const TERMINATOR: MultiHeader = MultiHeader { op: -1, done: true, err: -1 };
+const TERMINATOR: MultiHeader = MultiHeader {
+    op: -1,
+    done: true,
+    err: -1,
+};
 
 impl MultiOp {
     /// The op code written in this sub-op's header.
@@ -102,7 +106,10 @@ impl MultiOp {
             OpCode::Check => map(input, lim, MultiOp::Check),
             OpCode::GetData => map(input, lim, MultiOp::GetData),
             OpCode::GetChildren => map(input, lim, MultiOp::GetChildren),
-            _ => Err(nom::Err::Failure(DecodeError::Unknown { what: "multi op type", value: op.code() })),
+            _ => Err(nom::Err::Failure(DecodeError::Unknown {
+                what: "multi op type",
+                value: op.code(),
+            })),
         }
     }
 
@@ -134,7 +141,12 @@ impl Jute for MultiRequest {
 
     fn encode(&self, out: &mut BytesMut) {
         for op in &self.ops {
-            MultiHeader { op: op.op().code(), done: false, err: -1 }.encode(out);
+            MultiHeader {
+                op: op.op().code(),
+                done: false,
+                err: -1,
+            }
+            .encode(out);
             op.encode_body(out);
         }
         TERMINATOR.encode(out);
@@ -154,11 +166,19 @@ impl OpResult {
             OpResult::GetChildren(_) => (OpCode::GetChildren.code(), 0),
             OpResult::Error(e) => (OpCode::Error.code(), *e),
         };
-        MultiHeader { op, done: false, err }
+        MultiHeader {
+            op,
+            done: false,
+            err,
+        }
     }
 
     fn decode_body<'a>(h: &MultiHeader, input: &'a [u8], lim: Limits) -> Res<'a, OpResult> {
-        fn map<'a, T: Jute>(input: &'a [u8], lim: Limits, f: fn(T) -> OpResult) -> Res<'a, OpResult> {
+        fn map<'a, T: Jute>(
+            input: &'a [u8],
+            lim: Limits,
+            f: fn(T) -> OpResult,
+        ) -> Res<'a, OpResult> {
             let (rest, v) = T::decode(input, lim)?;
             Ok((rest, f(v)))
         }
@@ -172,7 +192,10 @@ impl OpResult {
             OpCode::GetData => map(input, lim, OpResult::GetData),
             OpCode::GetChildren => map(input, lim, OpResult::GetChildren),
             OpCode::Error => map(input, lim, |e: ErrorResponse| OpResult::Error(e.err)),
-            _ => Err(nom::Err::Failure(DecodeError::Unknown { what: "multi result type", value: h.op })),
+            _ => Err(nom::Err::Failure(DecodeError::Unknown {
+                what: "multi result type",
+                value: h.op,
+            })),
         }
     }
 
@@ -238,7 +261,9 @@ mod arb {
 
     impl Arb for MultiRequest {
         fn arb() -> BoxedStrategy<Self> {
-            Vec::<MultiOp>::arb().prop_map(|ops| MultiRequest { ops }).boxed()
+            Vec::<MultiOp>::arb()
+                .prop_map(|ops| MultiRequest { ops })
+                .boxed()
         }
     }
 
@@ -260,7 +285,9 @@ mod arb {
 
     impl Arb for MultiResponse {
         fn arb() -> BoxedStrategy<Self> {
-            Vec::<OpResult>::arb().prop_map(|results| MultiResponse { results }).boxed()
+            Vec::<OpResult>::arb()
+                .prop_map(|results| MultiResponse { results })
+                .boxed()
         }
     }
 }
@@ -272,23 +299,39 @@ mod tests {
     #[test]
     fn empty_multi_is_just_the_terminator() {
         let bytes = MultiRequest::default().to_bytes();
-        assert_eq!(bytes.as_ref(), &[0xff, 0xff, 0xff, 0xff, 1, 0xff, 0xff, 0xff, 0xff]);
-        assert_eq!(MultiRequest::decode_from(&bytes, Limits::DEFAULT), Ok(MultiRequest::default()));
+        assert_eq!(
+            bytes.as_ref(),
+            &[0xff, 0xff, 0xff, 0xff, 1, 0xff, 0xff, 0xff, 0xff]
+        );
+        assert_eq!(
+            MultiRequest::decode_from(&bytes, Limits::DEFAULT),
+            Ok(MultiRequest::default())
+        );
     }
 
     #[test]
     fn unknown_sub_op_is_a_clear_error() {
         let mut out = BytesMut::new();
-        MultiHeader { op: 7, done: false, err: -1 }.encode(&mut out);
+        MultiHeader {
+            op: 7,
+            done: false,
+            err: -1,
+        }
+        .encode(&mut out);
         assert_eq!(
             MultiRequest::decode_from(&out, Limits::DEFAULT),
-            Err(DecodeError::Unknown { what: "multi op type", value: 7 })
+            Err(DecodeError::Unknown {
+                what: "multi op type",
+                value: 7
+            })
         );
     }
 
     #[test]
     fn error_result_carries_code_in_header_and_body() {
-        let r = MultiResponse { results: vec![OpResult::Error(-101)] };
+        let r = MultiResponse {
+            results: vec![OpResult::Error(-101)],
+        };
         let b = r.to_bytes();
         assert_eq!(&b[..4], &(-1i32).to_be_bytes());
         assert_eq!(&b[5..9], &(-101i32).to_be_bytes());

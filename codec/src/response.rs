@@ -39,12 +39,18 @@ impl Response {
     /// # Errors
     /// [`DecodeError`] on malformed input.
     pub fn decode(op: OpCode, body: &[u8], lim: Limits) -> Result<Response, DecodeError> {
-        fn map<T: Jute>(body: &[u8], lim: Limits, f: fn(T) -> Response) -> Result<Response, DecodeError> {
+        fn map<T: Jute>(
+            body: &[u8],
+            lim: Limits,
+            f: fn(T) -> Response,
+        ) -> Result<Response, DecodeError> {
             T::decode_from(body, lim).map(f)
         }
         match op {
             OpCode::Create => map(body, lim, Response::Create),
-            OpCode::Create2 | OpCode::CreateContainer | OpCode::CreateTtl => map(body, lim, Response::Create2),
+            OpCode::Create2 | OpCode::CreateContainer | OpCode::CreateTtl => {
+                map(body, lim, Response::Create2)
+            }
             OpCode::Exists | OpCode::SetData | OpCode::SetAcl => map(body, lim, Response::Stat),
             OpCode::GetData | OpCode::Reconfig => map(body, lim, Response::GetData),
             OpCode::GetAcl => map(body, lim, Response::GetAcl),
@@ -88,9 +94,17 @@ impl Response {
 ///
 /// # Errors
 /// [`DecodeError`] on malformed input.
-pub fn decode_reply(op: OpCode, payload: &[u8], lim: Limits) -> Result<(ReplyHeader, Response), DecodeError> {
+pub fn decode_reply(
+    op: OpCode,
+    payload: &[u8],
+    lim: Limits,
+) -> Result<(ReplyHeader, Response), DecodeError> {
     let (body, header) = ReplyHeader::decode(payload, lim).map_err(from_nom)?;
     let has_body = header.err == 0 && header.xid != crate::records::xid::NOTIFICATION;
-    let resp = if has_body { Response::decode(op, body, lim)? } else { Response::Empty };
+    let resp = if has_body {
+        Response::decode(op, body, lim)?
+    } else {
+        Response::Empty
+    };
     Ok((header, resp))
 }

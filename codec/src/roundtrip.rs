@@ -90,18 +90,30 @@ roundtrip_tests! {
 fn response_for(op: OpCode) -> BoxedStrategy<Response> {
     match op {
         OpCode::Create => CreateResponse::arb().prop_map(Response::Create).boxed(),
-        OpCode::Create2 | OpCode::CreateContainer | OpCode::CreateTtl => Create2Response::arb().prop_map(Response::Create2).boxed(),
-        OpCode::Exists | OpCode::SetData | OpCode::SetAcl => StatResponse::arb().prop_map(Response::Stat).boxed(),
-        OpCode::GetData | OpCode::Reconfig => GetDataResponse::arb().prop_map(Response::GetData).boxed(),
+        OpCode::Create2 | OpCode::CreateContainer | OpCode::CreateTtl => {
+            Create2Response::arb().prop_map(Response::Create2).boxed()
+        }
+        OpCode::Exists | OpCode::SetData | OpCode::SetAcl => {
+            StatResponse::arb().prop_map(Response::Stat).boxed()
+        }
+        OpCode::GetData | OpCode::Reconfig => {
+            GetDataResponse::arb().prop_map(Response::GetData).boxed()
+        }
         OpCode::GetAcl => GetAclResponse::arb().prop_map(Response::GetAcl).boxed(),
-        OpCode::GetChildren => GetChildrenResponse::arb().prop_map(Response::GetChildren).boxed(),
-        OpCode::GetChildren2 => GetChildren2Response::arb().prop_map(Response::GetChildren2).boxed(),
+        OpCode::GetChildren => GetChildrenResponse::arb()
+            .prop_map(Response::GetChildren)
+            .boxed(),
+        OpCode::GetChildren2 => GetChildren2Response::arb()
+            .prop_map(Response::GetChildren2)
+            .boxed(),
         OpCode::Sync => SyncResponse::arb().prop_map(Response::Sync).boxed(),
         OpCode::Multi | OpCode::MultiRead => MultiResponse::arb().prop_map(Response::Multi).boxed(),
-        OpCode::GetAllChildrenNumber => {
-            GetAllChildrenNumberResponse::arb().prop_map(Response::GetAllChildrenNumber).boxed()
-        }
-        OpCode::GetEphemerals => GetEphemeralsResponse::arb().prop_map(Response::GetEphemerals).boxed(),
+        OpCode::GetAllChildrenNumber => GetAllChildrenNumberResponse::arb()
+            .prop_map(Response::GetAllChildrenNumber)
+            .boxed(),
+        OpCode::GetEphemerals => GetEphemeralsResponse::arb()
+            .prop_map(Response::GetEphemerals)
+            .boxed(),
         OpCode::WhoAmI => WhoAmIResponse::arb().prop_map(Response::WhoAmI).boxed(),
         OpCode::AddWatch => ErrorResponse::arb().prop_map(Response::Error).boxed(),
         OpCode::Sasl => SaslResponse::arb().prop_map(Response::Sasl).boxed(),

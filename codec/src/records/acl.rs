@@ -21,18 +21,27 @@ record! {
 impl Id {
     /// Builds an identity.
     pub fn new(scheme: impl Into<String>, id: impl Into<String>) -> Id {
-        Id { scheme: scheme.into(), id: id.into() }
+        Id {
+            scheme: scheme.into(),
+            id: id.into(),
+        }
     }
 }
 
 impl Acl {
     /// `world:anyone` with all permissions (ZooDefs.Ids.OPEN_ACL_UNSAFE).
     pub fn open_unsafe() -> Vec<Acl> {
-        vec![Acl { perms: crate::perms::ALL, id: Id::new("world", "anyone") }]
+        vec![Acl {
+            perms: crate::perms::ALL,
+            id: Id::new("world", "anyone"),
+        }]
     }
 
     /// `world:anyone` read-only (ZooDefs.Ids.READ_ACL_UNSAFE).
     pub fn read_unsafe() -> Vec<Acl> {
-        vec![Acl { perms: crate::perms::READ, id: Id::new("world", "anyone") }]
+        vec![Acl {
+            perms: crate::perms::READ,
+            id: Id::new("world", "anyone"),
+        }]
     }
 }

@@ -75,7 +75,16 @@ impl Jute for ConnectResponse {
         let (input, session_id) = i64::decode(input, lim)?;
         let (input, passwd) = Bytes::decode(input, lim)?;
         let (input, read_only) = optional_bool(input, lim)?;
-        Ok((input, ConnectResponse { protocol_version, timeout, session_id, passwd, read_only }))
+        Ok((
+            input,
+            ConnectResponse {
+                protocol_version,
+                timeout,
+                session_id,
+                passwd,
+                read_only,
+            },
+        ))
     }
 
     fn encode(&self, out: &mut BytesMut) {
@@ -98,20 +107,48 @@ mod arb {
 
     impl Arb for ConnectRequest {
         fn arb() -> BoxedStrategy<Self> {
-            (any::<i32>(), any::<i64>(), any::<i32>(), any::<i64>(), Bytes::arb(), any::<Option<bool>>())
-                .prop_map(|(protocol_version, last_zxid_seen, timeout, session_id, passwd, read_only)| {
-                    ConnectRequest { protocol_version, last_zxid_seen, timeout, session_id, passwd, read_only }
-                })
+            (
+                any::<i32>(),
+                any::<i64>(),
+                any::<i32>(),
+                any::<i64>(),
+                Bytes::arb(),
+                any::<Option<bool>>(),
+            )
+                .prop_map(
+                    |(protocol_version, last_zxid_seen, timeout, session_id, passwd, read_only)| {
+                        ConnectRequest {
+                            protocol_version,
+                            last_zxid_seen,
+                            timeout,
+                            session_id,
+                            passwd,
+                            read_only,
+                        }
+                    },
+                )
                 .boxed()
         }
     }
 
     impl Arb for ConnectResponse {
         fn arb() -> BoxedStrategy<Self> {
-            (any::<i32>(), any::<i32>(), any::<i64>(), Bytes::arb(), any::<Option<bool>>())
-                .prop_map(|(protocol_version, timeout, session_id, passwd, read_only)| {
-                    ConnectResponse { protocol_version, timeout, session_id, passwd, read_only }
-                })
+            (
+                any::<i32>(),
+                any::<i32>(),
+                any::<i64>(),
+                Bytes::arb(),
+                any::<Option<bool>>(),
+            )
+                .prop_map(
+                    |(protocol_version, timeout, session_id, passwd, read_only)| ConnectResponse {
+                        protocol_version,
+                        timeout,
+                        session_id,
+                        passwd,
+                        read_only,
+                    },
+                )
                 .boxed()
         }
     }
@@ -123,13 +160,22 @@ mod tests {
 
     #[test]
     fn read_only_byte_is_optional_and_echoed_only_when_sent() {
-        let mut req = ConnectRequest { passwd: Bytes::from(vec![0; 16]), ..Default::default() };
+        let mut req = ConnectRequest {
+            passwd: Bytes::from(vec![0; 16]),
+            ..Default::default()
+        };
         assert_eq!(req.to_bytes().len(), 44);
         req.read_only = Some(false);
         let bytes = req.to_bytes();
         assert_eq!(bytes.len(), 45);
-        assert_eq!(ConnectRequest::decode_from(&bytes, Limits::DEFAULT), Ok(req));
-        let resp = ConnectResponse { passwd: Bytes::from(vec![0; 16]), ..Default::default() };
+        assert_eq!(
+            ConnectRequest::decode_from(&bytes, Limits::DEFAULT),
+            Ok(req)
+        );
+        let resp = ConnectResponse {
+            passwd: Bytes::from(vec![0; 16]),
+            ..Default::default()
+        };
         assert_eq!(resp.to_bytes().len(), 36);
     }
 }
