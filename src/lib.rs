@@ -17,6 +17,7 @@ pub mod replication;
 pub mod server;
 pub mod session;
 pub mod shared;
+pub mod storage;
 pub mod sink;
 pub mod tree;
 pub mod txn;

@@ -67,6 +67,14 @@ pub trait Jute: Sized {
             .map_err(crate::error::from_nom)
     }
 
+    /// Decodes one value from the front of `*input` and advances past it (a cursor-style helper
+    /// for callers outside nom).
+    fn decode_next(input: &mut &[u8], lim: Limits) -> Result<Self, DecodeError> {
+        let (rest, v) = Self::decode(input, lim).map_err(crate::error::from_nom)?;
+        *input = rest;
+        Ok(v)
+    }
+
     /// Encodes into a fresh buffer.
     fn to_bytes(&self) -> BytesMut {
         let mut out = BytesMut::with_capacity(64);

@@ -286,7 +286,7 @@ impl DataTree {
     }
 
     /// Adds or removes `path` from the ephemeral, container and TTL indexes.
-    fn index_kind(&mut self, path: &str, owner: i64, add: bool) {
+    pub(super) fn index_kind(&mut self, path: &str, owner: i64, add: bool) {
         match self.kind_of(owner) {
             Kind::Persistent => {}
             Kind::Ephemeral(s) => {

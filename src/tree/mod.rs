@@ -10,6 +10,7 @@
 
 mod acl;
 mod apply;
+mod snapshot;
 pub mod path;
 
 pub use acl::{allows as acl_allows, base64, digest_id};
@@ -117,6 +118,7 @@ impl DataTree {
         if let Some(n) = t.nodes.get_mut("/zookeeper/config") {
             n.stat.aversion = -1;
         }
+        t.data_size = t.nodes.iter().map(|(p, n)| (p.len() + n.data.as_ref().map_or(0, Bytes::len)) as u64).sum();
         t
     }
 
