@@ -41,6 +41,14 @@ pub struct Config {
     pub container_check_interval_ms: u64,
     pub container_max_per_minute: usize,
     pub max_buffer: usize,
+    /// forceSync: fsync the log before acknowledging.
+    pub force_sync: bool,
+    /// snapCount: log entries between snapshots.
+    pub snap_count: u64,
+    /// autopurge.snapRetainCount: snapshots kept (at least 3).
+    pub snap_retain_count: usize,
+    /// preAllocSize (KB): the size at which a log segment is closed.
+    pub segment_bytes: u64,
     /// Every key as read, for `conf`-like reports.
     pub raw: BTreeMap<String, String>,
 }
@@ -64,6 +72,10 @@ impl Default for Config {
             container_check_interval_ms: 60_000,
             container_max_per_minute: 10_000,
             max_buffer: 0xfffff,
+            force_sync: true,
+            snap_count: 100_000,
+            snap_retain_count: 3,
+            segment_bytes: 64 << 20,
             raw: BTreeMap::new(),
         }
     }
@@ -294,6 +306,17 @@ impl Config {
                 "znode.container.checkIntervalMs" => c.container_check_interval_ms = int(key, v)?,
                 "znode.container.maxPerMinute" => c.container_max_per_minute = int(key, v)?,
                 "jute.maxbuffer" => c.max_buffer = int(key, v)?,
+                "forceSync" => c.force_sync = boolean(key, v)?,
+                "snapCount" => {
+                    c.snap_count = int(key, v)?;
+                    if c.snap_count < 2 {
+                        return Err(ConfigError(format!(
+                            "Invalid value for snapCount: {v} (must be at least 2)"
+                        )));
+                    }
+                }
+                "autopurge.snapRetainCount" => c.snap_retain_count = int::<usize>(key, v)?.max(3),
+                "preAllocSize" => c.segment_bytes = int::<u64>(key, v)?.max(1) * 1024,
                 k if known_elsewhere(k) => {}
                 _ => {
                     tracing::warn!(key = %raw_key, "unknown zoo.cfg key (ZooKeeper would pass it on as a system property)")

@@ -27,7 +27,7 @@ pub async fn expire_sessions(shared: Arc<Shared>) {
                 auth: Vec::new(),
                 op: TxnOp::CloseSession,
             };
-            if shared.log.propose(txn).await.is_err() {
+            if shared.log().propose(txn).await.is_err() {
                 return;
             }
         }
@@ -56,7 +56,7 @@ pub async fn reap_containers(shared: Arc<Shared>) {
                 auth: Vec::new(),
                 op: TxnOp::Request(req),
             };
-            if shared.log.propose(txn).await.is_err() {
+            if shared.log().propose(txn).await.is_err() {
                 return;
             }
         }

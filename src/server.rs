@@ -1,54 +1,190 @@
-//! Wiring and lifecycle: build the state, start the applier, the housekeeping tasks and the
-//! client listener, then wait for SIGTERM/SIGINT and stop accepting.
+//! Wiring and lifecycle: recover the tree (newest valid snapshot, then the log after it), start
+//! Raft, the housekeeping tasks and the client listener, then wait for SIGTERM/SIGINT, stop
+//! accepting, and stop Raft (which flushes the log).
 
 use crate::config::Config;
-use crate::replication::{run_applier, Log};
+use crate::replication::log_store::LogStore;
+use crate::replication::state_machine::{self, Applied, StateMachine};
+use crate::replication::{Log, Raft};
 use crate::session::Sessions;
 use crate::shared::Shared;
+use crate::storage::snapshot as snapfile;
 use crate::tree::{DataTree, Options};
+use std::collections::BTreeMap;
+use std::io;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
+
+/// This server's Raft id when standalone (ZooKeeper's standalone session ids use 1 too).
+const STANDALONE_ID: u64 = 1;
+
+fn other(msg: String) -> io::Error {
+    io::Error::other(msg)
+}
+
+/// Loads the newest snapshot that verifies, falling back to older ones.
+fn load_snapshot(dir: &Path, opts: Options) -> (Applied, DataTree) {
+    for id in snapfile::list(dir) {
+        match snapfile::read(dir, id)
+            .map_err(|e| e.to_string())
+            .and_then(|b| state_machine::decode_snapshot(&b, opts).map_err(|e| e.to_string()))
+        {
+            Ok(found) => {
+                tracing::info!(index = id.index, term = id.term, "loaded snapshot");
+                return found;
+            }
+            Err(e) => {
+                tracing::warn!(index = id.index, term = id.term, error = %e, "skipping unusable snapshot")
+            }
+        }
+    }
+    (Applied::default(), DataTree::new(opts))
+}
+
+/// Recovers state and starts Raft; returns once this server has applied everything it logged.
+async fn start_raft(
+    shared: &Arc<Shared>,
+    applied: Applied,
+    snap_dir: &Path,
+    log: LogStore,
+) -> io::Result<Raft> {
+    let config = &shared.config;
+    let raft_config = openraft::Config {
+        cluster_name: "rzk".into(),
+        heartbeat_interval: 50,
+        election_timeout_min: 150,
+        election_timeout_max: 300,
+        snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(config.snap_count),
+        max_in_snapshot_log_to_keep: config.snap_count,
+        max_payload_entries: 1000,
+        ..Default::default()
+    };
+    let raft_config = Arc::new(
+        raft_config
+            .validate()
+            .map_err(|e| other(format!("raft config: {e}")))?,
+    );
+    let fresh = log.is_empty() && applied.last.is_none();
+    log.set_purged_if_empty(applied.last);
+    let sm = StateMachine::new(
+        shared.clone(),
+        applied,
+        snap_dir.to_path_buf(),
+        config.snap_retain_count,
+    );
+    let raft = Raft::new(
+        STANDALONE_ID,
+        raft_config,
+        crate::replication::NoPeersNetwork,
+        log,
+        sm,
+    )
+    .await
+    .map_err(|e| other(format!("starting raft: {e}")))?;
+    if fresh {
+        let addr = SocketAddr::new(config.client_address, config.client_port).to_string();
+        let members = BTreeMap::from([(STANDALONE_ID, openraft::BasicNode { addr })]);
+        raft.initialize(members)
+            .await
+            .map_err(|e| other(format!("initializing raft: {e}")))?;
+    }
+    let wait = raft.wait(Some(Duration::from_secs(30)));
+    wait.state(openraft::ServerState::Leader, "standalone leadership")
+        .await
+        .map_err(|e| other(format!("{e}")))?;
+    let last = raft.metrics().borrow().last_log_index;
+    raft.wait(Some(Duration::from_secs(600)))
+        .applied_index_at_least(last, "replay the log")
+        .await
+        .map_err(|e| other(format!("{e}")))?;
+    Ok(raft)
+}
 
 /// Runs the server until a shutdown signal.
 ///
 /// # Errors
-/// The client port can't be bound, or the data directory can't be created.
-pub async fn run(config: Config) -> std::io::Result<()> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-        std::io::Error::new(
-            e.kind(),
-            format!("cannot create dataDir {}: {e}", config.data_dir.display()),
-        )
-    })?;
+/// The client port can't be bound, storage can't be recovered, or Raft fails to start.
+pub async fn run(config: Config) -> io::Result<()> {
+    let started = Instant::now();
+    let data_dir = config.data_dir.join("rzk");
+    let log_dir = config.data_log_dir.join("rzk");
+    for d in [&data_dir, &log_dir] {
+        std::fs::create_dir_all(d)
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot create {}: {e}", d.display())))?;
+    }
     let addr = SocketAddr::new(config.client_address, config.client_port);
     let listener = TcpListener::bind(addr)
         .await
-        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
     let bound = listener.local_addr()?;
     let opts = Options {
         extended_types: config.extended_types,
         reconfig_enabled: config.reconfig_enabled,
         skip_acl: config.skip_acl,
     };
-    let (log, rx) = Log::new();
+    let snap_dir = data_dir.join("snapshots");
+    let (applied, tree) = load_snapshot(&snap_dir, opts);
+    let log = LogStore::open(&log_dir, config.segment_bytes, config.force_sync)
+        .map_err(|e| other(e.to_string()))?;
+    check_no_gap(&log, &applied).await?;
     let sessions = Sessions::new(1, i64::from(config.tick_time_ms), crate::clock::now_ms());
-    let shared = Arc::new(Shared::new(config, DataTree::new(opts), sessions, log));
-    let applier = tokio::spawn(run_applier(shared.clone(), rx));
+    let shared = Arc::new(Shared::new(config, tree, sessions));
+    let raft = start_raft(&shared, applied, &snap_dir, log).await?;
+    shared.set_log(Log::new(raft.clone()));
+    // Sessions restored from a snapshot get a fresh full timeout, as in ZooKeeper.
+    let restored: Vec<(i64, i32)> = shared.read_tree().sessions().collect();
+    let now = crate::clock::now_ms();
+    for (id, timeout) in &restored {
+        if !shared.sessions.is_live(*id) {
+            shared.sessions.track(*id, *timeout, now);
+        }
+    }
+    let nodes = shared.read_tree().node_count();
     tokio::spawn(crate::housekeeping::expire_sessions(shared.clone()));
     tokio::spawn(crate::housekeeping::reap_containers(shared.clone()));
     tokio::spawn(crate::net::serve(shared.clone(), listener));
     // Tests and scripts wait for this line to learn the port.
     println!("rzk listening on {bound}");
-    tracing::info!(addr = %bound, version = crate::ops::fourlw::VERSION, "serving clients");
+    tracing::info!(addr = %bound, version = crate::ops::fourlw::VERSION, znodes = nodes, sessions = restored.len(),
+        zxid = format_args!("0x{:x}", shared.last_zxid()), startup_ms = started.elapsed().as_millis() as u64, "serving clients");
     shutdown_signal().await;
     tracing::info!("shutting down");
     shared.shutdown.cancel();
     for c in shared.lock_conns().values() {
         c.closed.cancel();
     }
-    drop(shared);
-    applier.abort();
+    let _ = tokio::time::timeout(Duration::from_secs(5), raft.shutdown()).await;
+    Ok(())
+}
+
+/// Refuses to start when the log does not continue from the loaded snapshot.
+async fn check_no_gap(log: &LogStore, applied: &Applied) -> io::Result<()> {
+    use openraft::storage::{RaftLogReader, RaftLogStorage};
+    let mut log = log.clone();
+    let state = log
+        .get_log_state()
+        .await
+        .map_err(|e| other(e.to_string()))?;
+    let snap = applied.last.map_or(0, |l| l.index);
+    let first = log
+        .try_get_log_entries(..)
+        .await
+        .map_err(|e| other(e.to_string()))?
+        .first()
+        .map(|e| e.log_id.index);
+    if let Some(first) = first {
+        if first > snap + 1 {
+            return Err(other(format!(
+                "the log starts at index {first} but the newest usable snapshot covers only up to {snap}: \
+                 refusing to serve a tree with a gap"
+            )));
+        }
+    } else if state.last_log_id.is_some_and(|l| l.index > snap) {
+        return Err(other("log entries are missing after the snapshot".into()));
+    }
     Ok(())
 }
 

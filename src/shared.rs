@@ -23,7 +23,7 @@ pub struct Shared {
     pub tree: RwLock<DataTree>,
     pub watches: Mutex<WatchTable>,
     pub sessions: Sessions,
-    pub log: Log,
+    log: std::sync::OnceLock<Log>,
     pub pending: Pending,
     pub conns: Mutex<HashMap<ConnId, Arc<Sink>>>,
     pub stats: ServerStats,
@@ -34,13 +34,13 @@ pub struct Shared {
 
 impl Shared {
     /// Wires the state together.
-    pub fn new(config: Config, tree: DataTree, sessions: Sessions, log: Log) -> Shared {
+    pub fn new(config: Config, tree: DataTree, sessions: Sessions) -> Shared {
         Shared {
             config,
             tree: RwLock::new(tree),
             watches: Mutex::new(WatchTable::default()),
             sessions,
-            log,
+            log: std::sync::OnceLock::new(),
             pending: Pending::default(),
             conns: Mutex::new(HashMap::new()),
             stats: ServerStats::default(),
@@ -76,6 +76,20 @@ impl Shared {
     /// A fresh connection id.
     pub fn next_conn_id(&self) -> ConnId {
         self.next_conn.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The log, once Raft has started.
+    ///
+    /// # Panics
+    /// Before [`Shared::set_log`]; the server sets it before accepting clients.
+    pub fn log(&self) -> &Log {
+        // Invariant: server::run sets the log before any task that proposes is started.
+        self.log.get().expect("log started before serving")
+    }
+
+    /// Installs the started log.
+    pub fn set_log(&self, log: Log) {
+        let _ = self.log.set(log);
     }
 
     /// The zxid of the last applied entry.

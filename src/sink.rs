@@ -22,10 +22,10 @@ pub enum Outbound {
     Read(RequestHeader, Request),
     /// A ready reply that must keep its place behind earlier writes (e.g. an error reply).
     Ordered(Bytes),
-    /// A write was proposed; its reply arrives later as `WriteDone`.
-    WriteSlot,
-    /// The reply to the oldest outstanding write; `close` after closeSession.
-    WriteDone { frame: Bytes, close: bool },
+    /// A write (or sync) with this xid was submitted; its reply arrives later as `WriteDone`.
+    WriteSlot { xid: i32 },
+    /// The reply to the outstanding write with this xid; `close` after closeSession.
+    WriteDone { xid: i32, frame: Bytes, close: bool },
     /// Sent at once, ahead of queued replies: notifications and auth replies.
     Immediate(Bytes),
     /// Flush what is queued and close.

@@ -190,7 +190,9 @@ async fn dispatch(
                     TxnOp::Malformed
                 }
             };
-            sink.send(Outbound::WriteSlot).await.ok()?;
+            sink.send(Outbound::WriteSlot { xid: header.xid })
+                .await
+                .ok()?;
             let waiter = Waiter::Conn {
                 sink: sink.clone(),
                 started: Instant::now(),
@@ -204,9 +206,43 @@ async fn dispatch(
                 auth: sink.identities(),
                 op: txn_op,
             };
-            if shared.log.propose(txn).await.is_err() {
+            if shared.log().propose(txn).await.is_err() {
                 return gone();
             }
+            None
+        }
+        (OpCode::Sync, Ok(Request::Sync(r))) => {
+            // Ordered after this session's earlier writes (its slot), answered once the read
+            // point is confirmed and applied here.
+            sink.send(Outbound::WriteSlot { xid: header.xid })
+                .await
+                .ok()?;
+            let (shared, sink) = (shared.clone(), sink.clone());
+            tokio::spawn(async move {
+                let err = match shared.log().sync_point().await {
+                    Ok(()) => ErrorCode::Ok,
+                    Err(_) => ErrorCode::ConnectionLoss,
+                };
+                if err != ErrorCode::Ok {
+                    sink.closed.cancel();
+                    return;
+                }
+                let mut out = BytesMut::with_capacity(32 + r.path.len());
+                write_frame(&mut out, |o| {
+                    ReplyHeader {
+                        xid: header.xid,
+                        zxid: shared.last_zxid(),
+                        err: err.code(),
+                    }
+                    .encode(o);
+                    zk_codec::records::SyncResponse { path: r.path }.encode(o);
+                });
+                sink.push(Outbound::WriteDone {
+                    xid: header.xid,
+                    frame: out.freeze(),
+                    close: false,
+                });
+            });
             None
         }
         (_, Ok(r)) => {

@@ -109,7 +109,7 @@ async fn create_session(shared: &Arc<Shared>, id: i64, timeout: i32) -> Result<(
         },
     };
     shared
-        .log
+        .log()
         .propose(txn)
         .await
         .map_err(|_| Reason::from("shutting down"))?;

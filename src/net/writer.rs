@@ -19,7 +19,11 @@ const FLUSH_AT: usize = 256 * 1024;
 
 /// A place in the reply order.
 enum Slot {
-    Write,
+    /// A write awaiting its reply (then `Some(frame)`, and `close` after closeSession).
+    Write {
+        xid: i32,
+        done: Option<(bytes::Bytes, bool)>,
+    },
     Read(RequestHeader, Request),
     Ready(bytes::Bytes),
 }
@@ -85,17 +89,21 @@ fn handle(shared: &Shared, sink: &Arc<Sink>, st: &mut State, msg: Outbound) -> b
         Outbound::Read(h, r) => st.slots.push_back(Slot::Read(h, r)),
         Outbound::Ordered(frame) if st.slots.is_empty() => emit(st, &frame),
         Outbound::Ordered(frame) => st.slots.push_back(Slot::Ready(frame)),
-        Outbound::WriteSlot => st.slots.push_back(Slot::Write),
-        Outbound::WriteDone { frame, close } => {
-            // Invariant: the applier answers a session's writes in the order they were proposed,
-            // and each was preceded by its WriteSlot, so the oldest slot is a write.
-            debug_assert!(matches!(st.slots.front(), Some(Slot::Write)));
-            st.slots.pop_front();
-            emit(st, &frame);
-            if close {
-                return true;
+        Outbound::WriteSlot { xid } => st.slots.push_back(Slot::Write { xid, done: None }),
+        Outbound::WriteDone { xid, frame, close } => {
+            // Writes complete in log order, but a sync completes on its own schedule, so the
+            // reply is parked in its slot and sent when everything before it has been.
+            let slot = st
+                .slots
+                .iter_mut()
+                .find(|s| matches!(s, Slot::Write { xid: x, done: None } if *x == xid));
+            match slot {
+                Some(Slot::Write { done, .. }) => *done = Some((frame, close)),
+                _ => {
+                    tracing::debug!(peer = %sink.peer, xid, "reply for a write this connection is not waiting for")
+                }
             }
-            drain_ready(shared, sink, st);
+            return drain_ready(shared, sink, st);
         }
         Outbound::Close => return true,
     }
@@ -115,16 +123,27 @@ fn run_read(shared: &Shared, sink: &Arc<Sink>, st: &mut State, h: RequestHeader,
     }
 }
 
-/// Runs the reads (and ready replies) that were waiting behind the write just answered.
-fn drain_ready(shared: &Shared, sink: &Arc<Sink>, st: &mut State) {
+/// Sends every reply at the front of the order that is ready, running the reads that were
+/// waiting; stops at the first write still in flight. True when a closeSession reply went out.
+fn drain_ready(shared: &Shared, sink: &Arc<Sink>, st: &mut State) -> bool {
     while let Some(slot) = st.slots.front() {
-        if matches!(slot, Slot::Write) {
+        if matches!(slot, Slot::Write { done: None, .. }) {
             break;
         }
         match st.slots.pop_front() {
             Some(Slot::Read(h, r)) => run_read(shared, sink, st, h, r),
             Some(Slot::Ready(frame)) => emit(st, &frame),
+            Some(Slot::Write {
+                done: Some((frame, close)),
+                ..
+            }) => {
+                emit(st, &frame);
+                if close {
+                    return true;
+                }
+            }
             _ => break,
         }
     }
+    false
 }

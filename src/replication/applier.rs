@@ -1,6 +1,6 @@
-//! The applier task: takes entries in log order, applies them, fires watches and completes the
-//! waiters. It never waits on a client: replies and events go through `Sink::push`, which closes
-//! a connection whose queue is full instead of blocking.
+//! What happens after an entry is applied: the session table learns about created and closed
+//! sessions, and the waiting connection gets its reply. Never waits on a client: replies go
+//! through `Sink::push`, which closes a connection whose queue is full instead of blocking.
 
 use super::Waiter;
 use crate::shared::Shared;
@@ -8,39 +8,11 @@ use crate::sink::Outbound;
 use crate::tree::Applied;
 use crate::txn::{Txn, TxnOp};
 use bytes::BytesMut;
-use std::sync::Arc;
-use tokio::sync::mpsc;
 use zk_codec::records::ReplyHeader;
 use zk_codec::{write_frame, ErrorCode, Jute};
 
-/// Entries applied per lock acquisition at most.
-const BATCH: usize = 256;
-
-/// Runs until every proposer is gone.
-pub async fn run_applier(shared: Arc<Shared>, mut rx: mpsc::Receiver<Txn>) {
-    let mut batch = Vec::with_capacity(BATCH);
-    while rx.recv_many(&mut batch, BATCH).await > 0 {
-        let mut done = Vec::with_capacity(batch.len());
-        {
-            let mut tree = shared.write_tree();
-            let mut watches = shared.lock_watches();
-            for txn in batch.drain(..) {
-                let zxid = tree.last_zxid() + 1;
-                let applied = tree.apply(&txn, zxid);
-                for ev in &applied.events {
-                    watches.fire(ev);
-                }
-                done.push((txn, zxid, applied));
-            }
-        }
-        for (txn, zxid, applied) in done {
-            complete(&shared, &txn, zxid, applied);
-        }
-    }
-    tracing::debug!("applier stopped");
-}
-
-fn complete(shared: &Shared, txn: &Txn, zxid: i64, applied: Applied) {
+/// Completes an applied entry: session bookkeeping, then the waiting connection or task.
+pub fn complete(shared: &Shared, txn: &Txn, zxid: i64, applied: Applied) {
     let now = crate::clock::now_ms();
     let waiter = shared.pending.take(txn.session, txn.cxid);
     let close = matches!(txn.op, TxnOp::CloseSession);
@@ -77,6 +49,7 @@ fn complete(shared: &Shared, txn: &Txn, zxid: i64, applied: Applied) {
             sink.stats.record(op, txn.cxid, zxid, now, latency);
             shared.stats.record_latency(latency);
             sink.push(Outbound::WriteDone {
+                xid: txn.cxid,
                 frame: out.freeze(),
                 close,
             });

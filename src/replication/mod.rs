@@ -1,54 +1,122 @@
-//! The log: how a write gets from a connection to `DataTree::apply` on this server, and how its
-//! outcome gets back. The rest of the server sees only [`Log::propose`] and the [`Pending`]
-//! registry (etcd's wait registry: register, propose, wait for *your own* apply).
+//! The log: how a write gets from a connection to `DataTree::apply` and how its outcome gets
+//! back. Writes go through an openraft group (one member when standalone; the same code path
+//! with more), whose log is `storage::wal` with group commit ([`log_store`]) and whose state
+//! machine is the tree ([`state_machine`]). The rest of the server sees [`Log::propose`],
+//! [`Log::sync_point`] and the [`Pending`] registry (etcd's wait registry: register, propose,
+//! wait for *your own* apply).
 //!
-//! In this standalone build the log is an ordered in-memory channel into one applier task
-//! (`applier.rs`); the durable, replicated log (openraft) slots in behind the same `propose`
-//! without touching `tree/`. The applier derives each entry's zxid (last + 1), applies it under
-//! the tree's write lock, fires watches under the watch lock (lock order: tree, then watches),
-//! then completes the pending waiter, so notifications are queued before the write's reply.
+//! ```text
+//!  conn reader ──propose(txn)──► openraft core ──append──► LogStore ──► WAL thread (write, fsync)
+//!       │                           │  ◄────────────── LogFlushed ───────────┘
+//!       │ WriteSlot                 └─commit─► StateMachine::apply ─► tree.apply ─► watches.fire
+//!       ▼                                                      └─► applier::complete ─► Sink
+//!  conn writer ◄────────────────── WriteDone (reply frame) ─────────────────┘
+//! ```
 
 mod applier;
+pub mod log_store;
+mod network;
+pub use network::NoPeers as NoPeersNetwork;
 mod pending;
+pub mod state_machine;
+pub mod wire;
 
-pub use applier::run_applier;
+pub use applier::complete;
 pub use pending::{Pending, Waiter};
 
 use crate::txn::Txn;
-use tokio::sync::mpsc;
+use openraft::BasicNode;
+use std::io::Cursor;
 
-/// How many proposals may wait for the applier before proposers wait.
-pub const PROPOSAL_QUEUE: usize = 64 * 1024;
+openraft::declare_raft_types!(
+    /// rzk's openraft types: the log carries [`Txn`]s; outcomes travel through [`Pending`].
+    pub TypeConfig:
+        D = Txn,
+        R = (),
+        NodeId = u64,
+        Node = BasicNode,
+        SnapshotData = Cursor<Vec<u8>>,
+        Responder = Unanswered,
+);
 
-/// The proposing end of the log.
-#[derive(Debug, Clone)]
-pub struct Log {
-    tx: mpsc::Sender<Txn>,
+/// Proposals are answered through [`Pending`] after the local apply, not through openraft's
+/// responder; this one drops openraft's answer. A failed write on a node that stopped being
+/// leader is noticed by the connection (its write never completes, then it is closed).
+pub struct Unanswered;
+
+impl openraft::raft::responder::Responder<TypeConfig> for Unanswered {
+    type Receiver = ();
+
+    fn from_app_data(app_data: Txn) -> (Txn, Self, ()) {
+        (app_data, Unanswered, ())
+    }
+
+    fn send(self, result: openraft::raft::ClientWriteResult<TypeConfig>) {
+        if let Err(e) = result {
+            tracing::info!(error = %e, "write not committed by this node");
+        }
+    }
 }
 
-/// Why a proposal was not accepted.
+/// The Raft handle.
+pub type Raft = openraft::Raft<TypeConfig>;
+
+/// The proposing end of the log.
+#[derive(Clone)]
+pub struct Log {
+    raft: Raft,
+}
+
+impl std::fmt::Debug for Log {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Log")
+    }
+}
+
+/// Why a proposal or sync was not accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProposeError {
-    /// The server is shutting down.
+    /// The node is stopping (or stopped on a fatal storage error).
     ShuttingDown,
+    /// This node cannot reach a quorum or lost leadership.
+    NotLeader,
 }
 
 impl Log {
-    /// A log and the receiving end for [`run_applier`].
-    pub fn new() -> (Log, mpsc::Receiver<Txn>) {
-        let (tx, rx) = mpsc::channel(PROPOSAL_QUEUE);
-        (Log { tx }, rx)
+    /// Wraps a started Raft.
+    pub fn new(raft: Raft) -> Log {
+        Log { raft }
     }
 
-    /// Appends `txn`, stamping the leader's clock. Entries are applied in proposal order.
+    /// The Raft handle (for start-up, metrics and shutdown).
+    pub fn raft(&self) -> &Raft {
+        &self.raft
+    }
+
+    /// Appends `txn`, stamping the leader's clock. Entries are applied in proposal order; the
+    /// outcome reaches the waiter registered in [`Pending`].
     ///
     /// # Errors
-    /// [`ProposeError::ShuttingDown`] once the applier has stopped.
+    /// [`ProposeError::ShuttingDown`] once Raft has stopped.
     pub async fn propose(&self, mut txn: Txn) -> Result<(), ProposeError> {
         txn.time_ms = crate::clock::now_ms();
-        self.tx
-            .send(txn)
+        self.raft
+            .client_write_ff(txn)
             .await
+            .map(|_| ())
             .map_err(|_| ProposeError::ShuttingDown)
+    }
+
+    /// sync: a linearizable read point (openraft's read index, confirmed with a quorum), and
+    /// waits until this server has applied it.
+    ///
+    /// # Errors
+    /// [`ProposeError::NotLeader`] when leadership can't be confirmed.
+    pub async fn sync_point(&self) -> Result<(), ProposeError> {
+        self.raft
+            .ensure_linearizable()
+            .await
+            .map(|_| ())
+            .map_err(|_| ProposeError::NotLeader)
     }
 }

@@ -60,12 +60,20 @@ impl std::error::Error for StorageError {}
 impl StorageError {
     /// Builds an error.
     pub fn new(subject: Subject, op: Op, source: io::Error) -> StorageError {
-        StorageError { subject, op, source }
+        StorageError {
+            subject,
+            op,
+            source,
+        }
     }
 
     /// A checksum or format problem.
     pub fn corrupt(subject: Subject, why: impl Into<String>) -> StorageError {
-        StorageError { subject, op: Op::Verify, source: io::Error::new(io::ErrorKind::InvalidData, why.into()) }
+        StorageError {
+            subject,
+            op: Op::Verify,
+            source: io::Error::new(io::ErrorKind::InvalidData, why.into()),
+        }
     }
 }
 

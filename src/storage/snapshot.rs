@@ -30,7 +30,10 @@ pub fn list(dir: &Path) -> Vec<SnapshotId> {
                     let name = e.file_name().into_string().ok()?;
                     let rest = name.strip_prefix("snapshot-")?;
                     let (t, i) = rest.split_once('-')?;
-                    Some(SnapshotId { term: t.parse().ok()?, index: i.parse().ok()? })
+                    Some(SnapshotId {
+                        term: t.parse().ok()?,
+                        index: i.parse().ok()?,
+                    })
                 })
                 .collect()
         })
@@ -44,7 +47,8 @@ pub fn list(dir: &Path) -> Vec<SnapshotId> {
 /// # Errors
 /// Any I/O failure.
 pub fn write(dir: &Path, id: SnapshotId, payload: &[u8]) -> Result<PathBuf, StorageError> {
-    std::fs::create_dir_all(dir).map_err(|e| StorageError::new(Subject::Dir(dir.to_path_buf()), Op::Open, e))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| StorageError::new(Subject::Dir(dir.to_path_buf()), Op::Open, e))?;
     let path = path_of(dir, id);
     let tmp = path.with_extension("tmp");
     let err = |op| {
@@ -53,10 +57,14 @@ pub fn write(dir: &Path, id: SnapshotId, payload: &[u8]) -> Result<PathBuf, Stor
     };
     let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(err(Op::Open))?);
     f.write_all(MAGIC).map_err(err(Op::Write))?;
-    f.write_all(&VERSION.to_be_bytes()).map_err(err(Op::Write))?;
+    f.write_all(&VERSION.to_be_bytes())
+        .map_err(err(Op::Write))?;
     f.write_all(payload).map_err(err(Op::Write))?;
-    f.write_all(&crc32c::crc32c(payload).to_be_bytes()).map_err(err(Op::Write))?;
-    let f = f.into_inner().map_err(|e| StorageError::new(Subject::Snapshot(path.clone()), Op::Write, e.into_error()))?;
+    f.write_all(&crc32c::crc32c(payload).to_be_bytes())
+        .map_err(err(Op::Write))?;
+    let f = f.into_inner().map_err(|e| {
+        StorageError::new(Subject::Snapshot(path.clone()), Op::Write, e.into_error())
+    })?;
     f.sync_all().map_err(err(Op::Sync))?;
     std::fs::rename(&tmp, &path).map_err(err(Op::Rename))?;
     sync_dir(dir)?;
@@ -69,13 +77,17 @@ pub fn write(dir: &Path, id: SnapshotId, payload: &[u8]) -> Result<PathBuf, Stor
 /// Unreadable, wrong magic or version, or a checksum mismatch.
 pub fn read(dir: &Path, id: SnapshotId) -> Result<Vec<u8>, StorageError> {
     let path = path_of(dir, id);
-    let bytes = std::fs::read(&path).map_err(|e| StorageError::new(Subject::Snapshot(path.clone()), Op::Read, e))?;
+    let bytes = std::fs::read(&path)
+        .map_err(|e| StorageError::new(Subject::Snapshot(path.clone()), Op::Read, e))?;
     if bytes.len() < 12 || &bytes[..4] != MAGIC || bytes[4..8] != VERSION.to_be_bytes() {
         return Err(StorageError::corrupt(Subject::Snapshot(path), "bad header"));
     }
     let (payload, crc) = bytes[8..].split_at(bytes.len() - 12);
     if crc32c::crc32c(payload).to_be_bytes() != crc {
-        return Err(StorageError::corrupt(Subject::Snapshot(path), "checksum mismatch"));
+        return Err(StorageError::corrupt(
+            Subject::Snapshot(path),
+            "checksum mismatch",
+        ));
     }
     Ok(payload.to_vec())
 }

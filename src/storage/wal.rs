@@ -22,6 +22,9 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 const HEADER: usize = 8;
+
+/// The records found on opening: (index, payload) in index order.
+pub type Records = Vec<(u64, Vec<u8>)>;
 /// The largest record accepted on recovery (a frame is at most jute.maxbuffer plus headers).
 const MAX_RECORD: usize = 64 << 20;
 
@@ -69,8 +72,15 @@ struct Scan {
 
 fn scan(path: &Path, first: u64) -> Result<Scan, StorageError> {
     let mut bytes = Vec::new();
-    File::open(path).and_then(|mut f| f.read_to_end(&mut bytes)).map_err(seg_err(path, Op::Read))?;
-    let mut s = Scan { records: Vec::new(), offsets: Vec::new(), end: 0, torn: None };
+    File::open(path)
+        .and_then(|mut f| f.read_to_end(&mut bytes))
+        .map_err(seg_err(path, Op::Read))?;
+    let mut s = Scan {
+        records: Vec::new(),
+        offsets: Vec::new(),
+        end: 0,
+        torn: None,
+    };
     let mut at = 0usize;
     while at < bytes.len() {
         let expected = first + s.records.len() as u64;
@@ -94,7 +104,9 @@ fn scan(path: &Path, first: u64) -> Result<Scan, StorageError> {
         }
         let index = u64::from_be_bytes(body[..8].try_into().unwrap_or_default());
         if index != expected {
-            s.torn = Some(format!("index {index} where {expected} was expected, at offset {at}"));
+            s.torn = Some(format!(
+                "index {index} where {expected} was expected, at offset {at}"
+            ));
             break;
         }
         s.offsets.push(at as u64);
@@ -110,15 +122,22 @@ impl Wal {
     ///
     /// # Errors
     /// I/O failures, and corruption anywhere but at the tail of the last segment.
-    pub fn open(dir: &Path, segment_limit: u64) -> Result<(Wal, Vec<(u64, Vec<u8>)>), StorageError> {
-        std::fs::create_dir_all(dir).map_err(|e| StorageError::new(Subject::Dir(dir.to_path_buf()), Op::Open, e))?;
+    pub fn open(dir: &Path, segment_limit: u64) -> Result<(Wal, Records), StorageError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StorageError::new(Subject::Dir(dir.to_path_buf()), Op::Open, e))?;
         let mut firsts: Vec<u64> = std::fs::read_dir(dir)
             .map_err(|e| StorageError::new(Subject::Dir(dir.to_path_buf()), Op::Read, e))?
             .flatten()
             .filter_map(|e| e.file_name().to_str()?.strip_prefix("log-")?.parse().ok())
             .collect();
         firsts.sort_unstable();
-        let mut wal = Wal { dir: dir.to_path_buf(), segments: Vec::new(), file: None, segment_limit, buf: Vec::new() };
+        let mut wal = Wal {
+            dir: dir.to_path_buf(),
+            segments: Vec::new(),
+            file: None,
+            segment_limit,
+            buf: Vec::new(),
+        };
         let mut all = Vec::new();
         for (i, first) in firsts.iter().enumerate() {
             let path = segment_path(dir, *first);
@@ -129,11 +148,17 @@ impl Wal {
                     return Err(StorageError::corrupt(Subject::Segment(path), why.clone()));
                 }
                 tracing::warn!(segment = %path.display(), reason = %why, keep_bytes = s.end, "cutting a torn log tail");
-                let f = OpenOptions::new().write(true).open(&path).map_err(seg_err(&path, Op::Open))?;
+                let f = OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .map_err(seg_err(&path, Op::Open))?;
                 f.set_len(s.end).map_err(seg_err(&path, Op::Truncate))?;
                 f.sync_all().map_err(seg_err(&path, Op::Sync))?;
             }
-            if let (Some(prev), Some((idx, _))) = (all.last().map(|(i, _): &(u64, Vec<u8>)| *i), s.records.first()) {
+            if let (Some(prev), Some((idx, _))) = (
+                all.last().map(|(i, _): &(u64, Vec<u8>)| *i),
+                s.records.first(),
+            ) {
                 if *idx != prev + 1 {
                     return Err(StorageError::corrupt(
                         Subject::Segment(path),
@@ -142,13 +167,24 @@ impl Wal {
                 }
             }
             if s.records.is_empty() && !last_segment {
-                return Err(StorageError::corrupt(Subject::Segment(path), "empty segment before the last one"));
+                return Err(StorageError::corrupt(
+                    Subject::Segment(path),
+                    "empty segment before the last one",
+                ));
             }
-            wal.segments.push(Segment { first: *first, path, offsets: s.offsets, len: s.end });
+            wal.segments.push(Segment {
+                first: *first,
+                path,
+                offsets: s.offsets,
+                len: s.end,
+            });
             all.extend(s.records);
         }
         if let Some(seg) = wal.segments.last() {
-            let f = OpenOptions::new().append(true).open(&seg.path).map_err(seg_err(&seg.path, Op::Open))?;
+            let f = OpenOptions::new()
+                .append(true)
+                .open(&seg.path)
+                .map_err(seg_err(&seg.path, Op::Open))?;
             wal.file = Some(f);
         }
         Ok((wal, all))
@@ -161,14 +197,20 @@ impl Wal {
 
     /// The first index still on disk.
     pub fn first_index(&self) -> Option<u64> {
-        self.segments.iter().find(|s| !s.offsets.is_empty()).map(|s| s.first)
+        self.segments
+            .iter()
+            .find(|s| !s.offsets.is_empty())
+            .map(|s| s.first)
     }
 
     /// Appends records (indexes must continue the log). Not durable until [`Wal::sync`].
     ///
     /// # Errors
     /// I/O failures.
-    pub fn append<'a>(&mut self, records: impl IntoIterator<Item = (u64, &'a [u8])>) -> Result<(), StorageError> {
+    pub fn append<'a>(
+        &mut self,
+        records: impl IntoIterator<Item = (u64, &'a [u8])>,
+    ) -> Result<(), StorageError> {
         for (index, data) in records {
             if let Some(last) = self.last_index() {
                 debug_assert_eq!(index, last + 1, "log indexes are contiguous");
@@ -181,7 +223,10 @@ impl Wal {
                 self.flush_buf()?;
                 self.start_segment(index)?;
             }
-            let seg = self.segments.last_mut().expect("a segment was just ensured");
+            let seg = self
+                .segments
+                .last_mut()
+                .expect("a segment was just ensured");
             let len = (8 + data.len()) as u32;
             let mut crc = crc32c::crc32c(&index.to_be_bytes());
             crc = crc32c::crc32c_append(crc, data);
@@ -201,7 +246,8 @@ impl Wal {
         }
         let seg = self.segments.last().expect("records go into a segment");
         let f = self.file.as_mut().expect("an open segment");
-        f.write_all(&self.buf).map_err(seg_err(&seg.path, Op::Write))?;
+        f.write_all(&self.buf)
+            .map_err(seg_err(&seg.path, Op::Write))?;
         self.buf.clear();
         Ok(())
     }
@@ -211,9 +257,19 @@ impl Wal {
             f.sync_data().map_err(seg_err(&s.path, Op::Sync))?;
         }
         let path = segment_path(&self.dir, first);
-        let f = OpenOptions::new().create(true).truncate(true).write(true).open(&path).map_err(seg_err(&path, Op::Open))?;
+        let f = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .open(&path)
+            .map_err(seg_err(&path, Op::Open))?;
         sync_dir(&self.dir)?;
-        self.segments.push(Segment { first, path, offsets: Vec::new(), len: 0 });
+        self.segments.push(Segment {
+            first,
+            path,
+            offsets: Vec::new(),
+            len: 0,
+        });
         self.file = Some(f);
         Ok(())
     }
@@ -257,11 +313,15 @@ impl Wal {
                 s.len = s.offsets[keep];
                 s.offsets.truncate(keep);
             }
-            let f = OpenOptions::new().write(true).open(&s.path).map_err(seg_err(&s.path, Op::Open))?;
+            let f = OpenOptions::new()
+                .write(true)
+                .open(&s.path)
+                .map_err(seg_err(&s.path, Op::Open))?;
             f.set_len(s.len).map_err(seg_err(&s.path, Op::Truncate))?;
             f.sync_all().map_err(seg_err(&s.path, Op::Sync))?;
             let mut f = f;
-            f.seek(SeekFrom::End(0)).map_err(seg_err(&s.path, Op::Open))?;
+            f.seek(SeekFrom::End(0))
+                .map_err(seg_err(&s.path, Op::Open))?;
             self.file = Some(f);
         }
         sync_dir(&self.dir)
@@ -301,8 +361,11 @@ mod tests {
     }
 
     fn fill(w: &mut Wal, from: u64, to: u64) {
-        let data: Vec<(u64, Vec<u8>)> = (from..=to).map(|i| (i, format!("entry {i}").into_bytes())).collect();
-        w.append(data.iter().map(|(i, d)| (*i, d.as_slice()))).unwrap();
+        let data: Vec<(u64, Vec<u8>)> = (from..=to)
+            .map(|i| (i, format!("entry {i}").into_bytes()))
+            .collect();
+        w.append(data.iter().map(|(i, d)| (*i, d.as_slice())))
+            .unwrap();
         w.sync(true).unwrap();
     }
 
@@ -328,13 +391,21 @@ mod tests {
         drop(w);
         let seg = segment_path(&d, 1);
         let len = std::fs::metadata(&seg).unwrap().len();
-        OpenOptions::new().write(true).open(&seg).unwrap().set_len(len - 3).unwrap();
+        OpenOptions::new()
+            .write(true)
+            .open(&seg)
+            .unwrap()
+            .set_len(len - 3)
+            .unwrap();
         let (mut w, recs) = Wal::open(&d, 1 << 20).unwrap();
         assert_eq!(recs.len(), 4);
         fill(&mut w, 5, 6);
         drop(w);
         let (_, recs) = Wal::open(&d, 1 << 20).unwrap();
-        assert_eq!(recs.iter().map(|r| r.0).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5, 6]);
+        assert_eq!(
+            recs.iter().map(|r| r.0).collect::<Vec<_>>(),
+            vec![1, 2, 3, 4, 5, 6]
+        );
     }
 
     #[test]
@@ -363,7 +434,10 @@ mod tests {
         bytes[12] ^= 0xff;
         std::fs::write(&seg, bytes).unwrap();
         let err = Wal::open(&d, 64).unwrap_err();
-        assert!(err.to_string().contains("log-00000000000000000001"), "{err}");
+        assert!(
+            err.to_string().contains("log-00000000000000000001"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -10,8 +10,8 @@
 
 mod acl;
 mod apply;
-mod snapshot;
 pub mod path;
+mod snapshot;
 
 pub use acl::{allows as acl_allows, base64, digest_id};
 pub use apply::{Applied, Event};
@@ -118,7 +118,11 @@ impl DataTree {
         if let Some(n) = t.nodes.get_mut("/zookeeper/config") {
             n.stat.aversion = -1;
         }
-        t.data_size = t.nodes.iter().map(|(p, n)| (p.len() + n.data.as_ref().map_or(0, Bytes::len)) as u64).sum();
+        t.data_size = t
+            .nodes
+            .iter()
+            .map(|(p, n)| (p.len() + n.data.as_ref().map_or(0, Bytes::len)) as u64)
+            .sum();
         t
     }
 

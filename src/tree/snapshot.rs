@@ -44,11 +44,17 @@ impl DataTree {
     /// # Errors
     /// Malformed input or a node whose parent is missing.
     pub fn decode_snapshot(mut input: &[u8], opts: Options) -> Result<DataTree, DecodeError> {
-        let lim = Limits { max_buffer: usize::MAX / 4, extra_size: 0 };
+        let lim = Limits {
+            max_buffer: usize::MAX / 4,
+            extra_size: 0,
+        };
         let input = &mut input;
         let version = i32::decode_next(input, lim)?;
         if version != VERSION {
-            return Err(DecodeError::Unknown { what: "snapshot version", value: version });
+            return Err(DecodeError::Unknown {
+                what: "snapshot version",
+                value: version,
+            });
         }
         let mut t = DataTree::new(opts);
         t.nodes.clear();
@@ -67,12 +73,29 @@ impl DataTree {
             t.data_size += (p.len() + data.as_ref().map_or(0, |d| d.len())) as u64;
             let acl = t.intern(acl);
             t.index_kind(&p, stat.ephemeral_owner, true);
-            t.nodes.insert(p.into(), Node { data, acl, stat, children: BTreeSet::new() });
+            t.nodes.insert(
+                p.into(),
+                Node {
+                    data,
+                    acl,
+                    stat,
+                    children: BTreeSet::new(),
+                },
+            );
         }
-        let paths: Vec<String> = t.nodes.keys().filter(|p| &***p != "/").map(|p| p.to_string()).collect();
+        let paths: Vec<String> = t
+            .nodes
+            .keys()
+            .filter(|p| &***p != "/")
+            .map(|p| p.to_string())
+            .collect();
         for p in paths {
-            let (parent, name) = path::split(&p).ok_or(DecodeError::Invalid("path without a slash"))?;
-            let parent = t.nodes.get_mut(parent).ok_or(DecodeError::Invalid("node without parent"))?;
+            let (parent, name) =
+                path::split(&p).ok_or(DecodeError::Invalid("path without a slash"))?;
+            let parent = t
+                .nodes
+                .get_mut(parent)
+                .ok_or(DecodeError::Invalid("node without parent"))?;
             parent.children.insert(name.into());
         }
         if !t.nodes.contains_key("/") {
@@ -91,17 +114,34 @@ mod tests {
 
     #[test]
     fn snapshot_restores_the_same_tree() {
-        let opts = Options { extended_types: true, ..Default::default() };
+        let opts = Options {
+            extended_types: true,
+            ..Default::default()
+        };
         let mut t = DataTree::new(opts);
         let s = 0x0100_0000_0000_0001;
         let mut z = 0;
         let mut run = |t: &mut DataTree, session, op| {
             z += 1;
-            t.apply(&Txn { session, cxid: 1, time_ms: z, auth: vec![], op }, z)
+            t.apply(
+                &Txn {
+                    session,
+                    cxid: 1,
+                    time_ms: z,
+                    auth: vec![],
+                    op,
+                },
+                z,
+            )
         };
         run(&mut t, s, TxnOp::CreateSession { timeout_ms: 5000 });
         for (p, f) in [("/a", 0), ("/a/b", 0), ("/a/e", 1), ("/c", 4)] {
-            let r = CreateRequest { path: p.into(), data: Some(bytes::Bytes::from_static(b"x")), acl: Acl::open_unsafe(), flags: f };
+            let r = CreateRequest {
+                path: p.into(),
+                data: Some(bytes::Bytes::from_static(b"x")),
+                acl: Acl::open_unsafe(),
+                flags: f,
+            };
             run(&mut t, s, TxnOp::Request(Request::Create(r)));
         }
         let mut out = BytesMut::new();

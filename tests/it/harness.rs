@@ -33,35 +33,94 @@ impl Server {
         ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let cfg = dir.join("zoo.cfg");
         std::fs::write(
-            &cfg,
+            dir.join("zoo.cfg"),
             format!(
                 "tickTime=2000\ndataDir={}\nclientPort=0\nclientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\n{extra}\n",
                 dir.join("data").display()
             ),
         )
         .unwrap();
+        let (child, addr) =
+            Server::spawn(&dir).unwrap_or_else(|e| panic!("rzk did not start: {e:?}"));
+        Server { child, addr, dir }
+    }
+
+    /// kill -9, then start again on the same data directory (and a new port).
+    pub fn crash_and_restart(&mut self) {
+        self.kill9();
+        let (child, addr) =
+            Server::spawn(&self.dir).unwrap_or_else(|e| panic!("rzk did not restart: {e:?}"));
+        self.child = child;
+        self.addr = addr;
+    }
+
+    /// kill -9 and reap.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Restarts on the same directory; `Err((status, stderr))` if rzk exits instead of serving.
+    pub fn try_restart(&mut self) -> Result<(), (std::process::ExitStatus, String)> {
+        self.kill9();
+        let (child, addr) = Server::spawn(&self.dir)?;
+        self.child = child;
+        self.addr = addr;
+        Ok(())
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        self.child.wait().unwrap()
+    }
+
+    fn spawn(
+        dir: &std::path::Path,
+    ) -> Result<(Child, SocketAddr), (std::process::ExitStatus, String)> {
         let mut child = Command::new(env!("CARGO_BIN_EXE_rzk"))
             .arg("--config")
-            .arg(&cfg)
+            .arg(dir.join("zoo.cfg"))
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("start rzk");
         let stdout = child.stdout.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let mut lines = BufReader::new(stdout).lines();
-            if let Some(Ok(line)) = lines.next() {
-                let _ = tx.send(line);
-            }
+            let _ = tx.send(lines.next().and_then(Result::ok));
             for _ in lines {}
         });
-        let line = rx.recv_timeout(DEADLINE).expect("rzk printed its address");
-        let addr = line.rsplit(' ').next().unwrap().parse().expect("address");
-        Server { child, addr, dir }
+        let (etx, erx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("{line}");
+                text.push_str(&line);
+                text.push('\n');
+            }
+            let _ = etx.send(text);
+        });
+        match rx
+            .recv_timeout(DEADLINE)
+            .expect("rzk printed a line or exited")
+        {
+            Some(line) => Ok((
+                child,
+                line.rsplit(' ').next().unwrap().parse().expect("address"),
+            )),
+            None => {
+                let status = child.wait().unwrap();
+                Err((status, erx.recv_timeout(DEADLINE).unwrap_or_default()))
+            }
+        }
     }
 
     /// Sends a four-letter word and returns the whole answer.
@@ -227,6 +286,35 @@ impl Client {
                 self.last_zxid = self.last_zxid.max(h.zxid);
             }
             return decode_reply(op, &f, Limits::DEFAULT).unwrap();
+        }
+    }
+
+    /// Sends and waits for the reply; None if the connection fails on the way (no panic).
+    pub fn try_call(&mut self, req: Request) -> Option<ReplyHeader> {
+        let mut out = BytesMut::new();
+        self.xid += 1;
+        let xid = self.xid;
+        write_frame(&mut out, |o| {
+            RequestHeader {
+                xid,
+                op: req.op().code(),
+            }
+            .encode(o);
+            req.encode(o);
+        });
+        self.stream.write_all(&out).ok()?;
+        loop {
+            while let Ok(Some(f)) = split_frame(&mut self.buf, usize::MAX >> 1) {
+                let h = ReplyHeader::decode_from(&f, Limits::DEFAULT).ok()?;
+                if h.xid == xid {
+                    return Some(h);
+                }
+            }
+            let mut chunk = [0u8; 65536];
+            match self.stream.read(&mut chunk) {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+            }
         }
     }
 

@@ -1,6 +1,7 @@
 //! Integration tests: the real `rzk` binary on loopback, driven over TCP with raw jute.
 
 mod bad_input;
+mod durability;
 mod fourlw;
 mod handshake;
 mod harness;

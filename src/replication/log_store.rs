@@ -1,0 +1,259 @@
+//! openraft's log storage over `storage::wal`, with group commit.
+//!
+//! Entries are kept in memory (readable as soon as `append` returns) and handed to one WAL
+//! thread, which writes every command queued so far, fsyncs once, and only then reports the
+//! appends durable through their `LogFlushed` callbacks (ZooKeeper's SyncRequestProcessor). All
+//! write I/O (append, truncate, purge, vote) goes through that thread in call order, as openraft
+//! requires.
+//!
+//! ### Correctness
+//! - An append is acknowledged only after the fsync that covers it (unless forceSync=no).
+//! - Any storage error stops the process (fail-stop): retrying after a failed fsync is unsafe.
+
+use super::{wire, TypeConfig};
+use crate::storage::wal::Wal;
+use crate::storage::{meta, StorageError as DiskError};
+use bytes::BytesMut;
+use openraft::storage::{LogFlushed, LogState, RaftLogReader, RaftLogStorage};
+use openraft::{Entry, LogId, OptionalSend, StorageError, StorageIOError, Vote};
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::ops::RangeBounds;
+use std::path::Path;
+use std::sync::{mpsc, Arc, Mutex};
+use tokio::sync::oneshot;
+
+type E = Entry<TypeConfig>;
+
+enum Cmd {
+    Append(Vec<(u64, Vec<u8>)>, LogFlushed<TypeConfig>),
+    Truncate(u64, oneshot::Sender<()>),
+    Purge(u64),
+    Vote(Vec<u8>, oneshot::Sender<()>),
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    entries: BTreeMap<u64, E>,
+    last_purged: Option<LogId<u64>>,
+    vote: Option<Vote<u64>>,
+}
+
+/// The log store; clones share the same log (the clone is the log reader).
+#[derive(Clone)]
+pub struct LogStore {
+    inner: Arc<Mutex<Inner>>,
+    tx: mpsc::Sender<Cmd>,
+}
+
+fn fatal(e: &DiskError) -> ! {
+    tracing::error!(error = %e, "storage failure, stopping");
+    std::process::exit(70);
+}
+
+impl LogStore {
+    /// Opens the log in `dir` (recovering a torn tail) and starts the WAL thread.
+    ///
+    /// # Errors
+    /// Corruption before the tail, an undecodable entry, or I/O failures.
+    pub fn open(dir: &Path, segment_bytes: u64, force_sync: bool) -> Result<LogStore, DiskError> {
+        let (mut wal, records) = Wal::open(&dir.join("log"), segment_bytes)?;
+        let vote_path = dir.join("vote");
+        let vote = meta::read(&vote_path)?
+            .map(|b| wire::decode_vote(&b))
+            .transpose()
+            .map_err(|e| {
+                DiskError::corrupt(
+                    crate::storage::Subject::Meta(vote_path.clone()),
+                    e.to_string(),
+                )
+            })?;
+        let mut inner = Inner {
+            vote,
+            ..Default::default()
+        };
+        for (index, bytes) in records {
+            let e = wire::decode_entry(&bytes).map_err(|err| {
+                DiskError::corrupt(
+                    crate::storage::Subject::Dir(dir.to_path_buf()),
+                    format!("entry {index}: {err}"),
+                )
+            })?;
+            inner.entries.insert(index, e);
+        }
+        if let Some((_, first)) = inner.entries.first_key_value() {
+            // Everything before the first kept entry was purged after a snapshot.
+            if first.log_id.index > 0 {
+                inner.last_purged =
+                    Some(LogId::new(first.log_id.leader_id, first.log_id.index - 1));
+            }
+        }
+        let (tx, rx) = mpsc::channel::<Cmd>();
+        let vote_file = vote_path.clone();
+        std::thread::Builder::new()
+            .name("rzk-wal".into())
+            .spawn(move || wal_thread(&mut wal, rx, force_sync, &vote_file))
+            .map_err(|e| {
+                DiskError::new(
+                    crate::storage::Subject::Dir(dir.to_path_buf()),
+                    crate::storage::Op::Open,
+                    e,
+                )
+            })?;
+        Ok(LogStore {
+            inner: Arc::new(Mutex::new(inner)),
+            tx,
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether the log holds any entry or vote (a node that has run before).
+    pub fn is_empty(&self) -> bool {
+        let g = self.lock();
+        g.entries.is_empty() && g.vote.is_none() && g.last_purged.is_none()
+    }
+
+    /// Sets the purge point found from a snapshot at start-up when the log is empty.
+    pub fn set_purged_if_empty(&self, id: Option<LogId<u64>>) {
+        let mut g = self.lock();
+        if g.entries.is_empty() && g.last_purged.is_none() {
+            g.last_purged = id;
+        }
+    }
+}
+
+fn wal_thread(wal: &mut Wal, rx: mpsc::Receiver<Cmd>, force_sync: bool, vote_file: &Path) {
+    while let Ok(first) = rx.recv() {
+        let mut flushed = Vec::new();
+        let mut cmds = vec![first];
+        while let Ok(c) = rx.try_recv() {
+            cmds.push(c);
+        }
+        for cmd in cmds {
+            let r = match cmd {
+                Cmd::Append(records, cb) => {
+                    flushed.push(cb);
+                    wal.append(records.iter().map(|(i, d)| (*i, d.as_slice())))
+                }
+                Cmd::Truncate(index, ack) => {
+                    let r = wal.truncate(index);
+                    let _ = ack.send(());
+                    r
+                }
+                Cmd::Purge(index) => wal.purge(index),
+                Cmd::Vote(bytes, ack) => {
+                    let r = wal
+                        .sync(force_sync)
+                        .and_then(|_| meta::write(vote_file, &bytes));
+                    let _ = ack.send(());
+                    r
+                }
+            };
+            if let Err(e) = r {
+                fatal(&e);
+            }
+        }
+        if let Err(e) = wal.sync(force_sync) {
+            fatal(&e);
+        }
+        for cb in flushed {
+            cb.log_io_completed(Ok(()));
+        }
+    }
+}
+
+fn io_err(e: impl std::fmt::Display) -> StorageError<u64> {
+    StorageIOError::write_logs(&std::io::Error::other(e.to_string())).into()
+}
+
+impl RaftLogReader<TypeConfig> for LogStore {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<E>, StorageError<u64>> {
+        Ok(self
+            .lock()
+            .entries
+            .range(range)
+            .map(|(_, e)| e.clone())
+            .collect())
+    }
+}
+
+impl RaftLogStorage<TypeConfig> for LogStore {
+    type LogReader = Self;
+
+    async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError<u64>> {
+        let g = self.lock();
+        let last = g
+            .entries
+            .last_key_value()
+            .map(|(_, e)| e.log_id)
+            .or(g.last_purged);
+        Ok(LogState {
+            last_purged_log_id: g.last_purged,
+            last_log_id: last,
+        })
+    }
+
+    async fn get_log_reader(&mut self) -> Self::LogReader {
+        self.clone()
+    }
+
+    async fn save_vote(&mut self, vote: &Vote<u64>) -> Result<(), StorageError<u64>> {
+        self.lock().vote = Some(*vote);
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Cmd::Vote(wire::encode_vote(vote), tx))
+            .map_err(io_err)?;
+        rx.await.map_err(io_err)
+    }
+
+    async fn read_vote(&mut self) -> Result<Option<Vote<u64>>, StorageError<u64>> {
+        Ok(self.lock().vote)
+    }
+
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<TypeConfig>,
+    ) -> Result<(), StorageError<u64>>
+    where
+        I: IntoIterator<Item = E> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let mut records = Vec::new();
+        {
+            let mut g = self.lock();
+            for e in entries {
+                let mut out = BytesMut::with_capacity(128);
+                wire::encode_entry(&e, &mut out);
+                records.push((e.log_id.index, out.to_vec()));
+                g.entries.insert(e.log_id.index, e);
+            }
+        }
+        self.tx.send(Cmd::Append(records, callback)).map_err(io_err)
+    }
+
+    async fn truncate(&mut self, log_id: LogId<u64>) -> Result<(), StorageError<u64>> {
+        self.lock().entries.split_off(&log_id.index);
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Cmd::Truncate(log_id.index, tx))
+            .map_err(io_err)?;
+        rx.await.map_err(io_err)
+    }
+
+    async fn purge(&mut self, log_id: LogId<u64>) -> Result<(), StorageError<u64>> {
+        {
+            let mut g = self.lock();
+            let keep = g.entries.split_off(&(log_id.index + 1));
+            g.entries = keep;
+            g.last_purged = Some(log_id);
+        }
+        self.tx.send(Cmd::Purge(log_id.index)).map_err(io_err)
+    }
+}

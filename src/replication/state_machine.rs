@@ -1,0 +1,292 @@
+//! openraft's state machine: the tree, applied in log order by openraft's single state-machine
+//! worker (the only writer of the tree), plus snapshots of it.
+//!
+//! Lock order: the tree's write lock, then the watch table's lock; `applied` is only changed
+//! while the tree's write lock is held, so a snapshot builder that holds the tree's read lock sees
+//! the tree and its log position together (the state exactly at `last_log_id`, never fuzzy).
+//!
+//! For each committed `Normal` entry: derive the zxid from the entry's term and the last zxid
+//! (a new term starts a new epoch at counter 1, as a new ZooKeeper leader does), apply, fire
+//! watches, then complete the waiting connection (see `applier::complete`), so notifications
+//! are queued before the reply of the write that caused them.
+
+use super::{applier, wire, TypeConfig};
+use crate::shared::Shared;
+use crate::storage::snapshot::{self as snapfile, SnapshotId};
+use crate::tree::{DataTree, Options};
+use bytes::{BufMut, BytesMut};
+use openraft::storage::{RaftSnapshotBuilder, RaftStateMachine, Snapshot, SnapshotMeta};
+use openraft::{
+    BasicNode, Entry, EntryPayload, LogId, OptionalSend, StorageError, StorageIOError,
+    StoredMembership,
+};
+use std::io::Cursor;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use zk_codec::DecodeError;
+
+/// The log position the tree reflects.
+#[derive(Debug, Clone, Default)]
+pub struct Applied {
+    pub last: Option<LogId<u64>>,
+    pub membership: StoredMembership<u64, BasicNode>,
+}
+
+/// The state machine handle given to openraft (and its snapshot builder).
+#[derive(Clone)]
+pub struct StateMachine {
+    shared: Arc<Shared>,
+    pub applied: Arc<Mutex<Applied>>,
+    dir: PathBuf,
+    retain: usize,
+}
+
+/// zxid of the next entry: `(term << 32) | counter`, the counter restarting at 1 in a new term.
+pub fn next_zxid(last: i64, term: u64) -> i64 {
+    let epoch = term as i64;
+    if last >> 32 == epoch {
+        last + 1
+    } else {
+        (epoch << 32) | 1
+    }
+}
+
+fn encode_meta(applied: &Applied, out: &mut BytesMut) {
+    match &applied.last {
+        Some(id) => {
+            out.put_u8(1);
+            wire::encode_log_id(id, out);
+        }
+        None => out.put_u8(0),
+    }
+    match applied.membership.log_id() {
+        Some(id) => {
+            out.put_u8(1);
+            wire::encode_log_id(id, out);
+        }
+        None => out.put_u8(0),
+    }
+    wire::encode_membership(applied.membership.membership(), out);
+}
+
+fn decode_opt_log_id(input: &mut &[u8]) -> Result<Option<LogId<u64>>, DecodeError> {
+    let (&flag, rest) = input.split_first().ok_or(DecodeError::Truncated)?;
+    *input = rest;
+    if flag == 1 {
+        Ok(Some(wire::decode_log_id(input)?))
+    } else {
+        Ok(None)
+    }
+}
+
+fn decode_meta(input: &mut &[u8]) -> Result<Applied, DecodeError> {
+    let last = decode_opt_log_id(input)?;
+    let m_id = decode_opt_log_id(input)?;
+    let m = wire::decode_membership(input)?;
+    Ok(Applied {
+        last,
+        membership: StoredMembership::new(m_id, m),
+    })
+}
+
+/// Decodes a snapshot payload into its log position and tree.
+///
+/// # Errors
+/// Malformed payload.
+pub fn decode_snapshot(
+    mut input: &[u8],
+    opts: Options,
+) -> Result<(Applied, DataTree), DecodeError> {
+    let input = &mut input;
+    let applied = decode_meta(input)?;
+    let tree = DataTree::decode_snapshot(input, opts)?;
+    Ok((applied, tree))
+}
+
+fn sm_err(e: impl std::fmt::Display) -> StorageError<u64> {
+    StorageIOError::write_state_machine(&std::io::Error::other(e.to_string())).into()
+}
+
+impl StateMachine {
+    /// A state machine over `shared`'s tree, already holding what `applied` says.
+    pub fn new(shared: Arc<Shared>, applied: Applied, dir: PathBuf, retain: usize) -> StateMachine {
+        StateMachine {
+            shared,
+            applied: Arc::new(Mutex::new(applied)),
+            dir,
+            retain,
+        }
+    }
+
+    fn applied(&self) -> Applied {
+        self.applied
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    #[allow(clippy::result_large_err)] // openraft's own error type
+    fn snapshot_of(
+        &self,
+        id: SnapshotId,
+        applied: &Applied,
+    ) -> Result<Option<Snapshot<TypeConfig>>, StorageError<u64>> {
+        let bytes = snapfile::read(&self.dir, id).map_err(sm_err)?;
+        let snapshot_id = format!("{}-{}", id.term, id.index);
+        let meta = SnapshotMeta {
+            last_log_id: applied.last,
+            last_membership: applied.membership.clone(),
+            snapshot_id,
+        };
+        Ok(Some(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(bytes)),
+        }))
+    }
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
+    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError<u64>> {
+        let started = std::time::Instant::now();
+        let (applied, payload) = {
+            let tree = self.shared.read_tree();
+            let applied = self.applied();
+            let mut out = BytesMut::with_capacity(tree.approximate_data_size() as usize * 2 + 1024);
+            encode_meta(&applied, &mut out);
+            tree.encode_snapshot(&mut out);
+            (applied, out)
+        };
+        let paused = started.elapsed();
+        let last = applied.last.unwrap_or_default();
+        let id = SnapshotId {
+            term: last.leader_id.term,
+            index: last.index,
+        };
+        let dir = self.dir.clone();
+        let bytes = payload.to_vec();
+        let written = bytes.clone();
+        tokio::task::spawn_blocking(move || snapfile::write(&dir, id, &written))
+            .await
+            .map_err(sm_err)?
+            .map_err(sm_err)?;
+        snapfile::retain(&self.dir, self.retain);
+        tracing::info!(
+            index = last.index,
+            bytes = bytes.len(),
+            apply_paused_ms = paused.as_millis() as u64,
+            total_ms = started.elapsed().as_millis() as u64,
+            "snapshot written"
+        );
+        let meta = SnapshotMeta {
+            last_log_id: applied.last,
+            last_membership: applied.membership.clone(),
+            snapshot_id: format!("{}-{}", id.term, id.index),
+        };
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(bytes)),
+        })
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotBuilder = Self;
+
+    async fn applied_state(
+        &mut self,
+    ) -> Result<(Option<LogId<u64>>, StoredMembership<u64, BasicNode>), StorageError<u64>> {
+        let a = self.applied();
+        Ok((a.last, a.membership))
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<()>, StorageError<u64>>
+    where
+        I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let mut done = Vec::new();
+        let mut count = 0;
+        {
+            let mut tree = self.shared.write_tree();
+            let mut watches = self.shared.lock_watches();
+            let mut applied = self.applied.lock().unwrap_or_else(|e| e.into_inner());
+            for entry in entries {
+                count += 1;
+                applied.last = Some(entry.log_id);
+                match entry.payload {
+                    EntryPayload::Blank => {}
+                    EntryPayload::Membership(m) => {
+                        applied.membership = StoredMembership::new(Some(entry.log_id), m)
+                    }
+                    EntryPayload::Normal(txn) => {
+                        let zxid = next_zxid(tree.last_zxid(), entry.log_id.leader_id.term);
+                        let outcome = tree.apply(&txn, zxid);
+                        for ev in &outcome.events {
+                            watches.fire(ev);
+                        }
+                        done.push((txn, zxid, outcome));
+                    }
+                }
+            }
+        }
+        for (txn, zxid, outcome) in done {
+            applier::complete(&self.shared, &txn, zxid, outcome);
+        }
+        Ok(vec![(); count])
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        self.clone()
+    }
+
+    async fn begin_receiving_snapshot(
+        &mut self,
+    ) -> Result<Box<Cursor<Vec<u8>>>, StorageError<u64>> {
+        Ok(Box::new(Cursor::new(Vec::new())))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta<u64, BasicNode>,
+        snapshot: Box<Cursor<Vec<u8>>>,
+    ) -> Result<(), StorageError<u64>> {
+        let bytes = snapshot.into_inner();
+        let opts = self.shared.read_tree().options();
+        let (applied, tree) = decode_snapshot(&bytes, opts).map_err(sm_err)?;
+        let last = meta.last_log_id.unwrap_or_default();
+        let id = SnapshotId {
+            term: last.leader_id.term,
+            index: last.index,
+        };
+        snapfile::write(&self.dir, id, &bytes).map_err(sm_err)?;
+        let mut t = self.shared.write_tree();
+        *t = tree;
+        *self.applied.lock().unwrap_or_else(|e| e.into_inner()) = applied;
+        Ok(())
+    }
+
+    async fn get_current_snapshot(
+        &mut self,
+    ) -> Result<Option<Snapshot<TypeConfig>>, StorageError<u64>> {
+        for id in snapfile::list(&self.dir) {
+            if let Ok(bytes) = snapfile::read(&self.dir, id) {
+                if let Ok(applied) = decode_meta(&mut bytes.as_slice()) {
+                    return self.snapshot_of(id, &applied);
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_zxid;
+
+    #[test]
+    fn zxids_restart_their_counter_in_a_new_term() {
+        assert_eq!(next_zxid(0, 1), 0x1_0000_0001);
+        assert_eq!(next_zxid(0x1_0000_0001, 1), 0x1_0000_0002);
+        assert_eq!(next_zxid(0x1_0000_0005, 3), 0x3_0000_0001);
+    }
+}
