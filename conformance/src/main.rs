@@ -1,0 +1,2 @@
+//! Differential conformance runner (being built; see conformance/README.md).
+fn main() {}
