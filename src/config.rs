@@ -49,6 +49,21 @@ pub struct Config {
     pub snap_retain_count: usize,
     /// preAllocSize (KB): the size at which a log segment is closed.
     pub segment_bytes: u64,
+    /// autopurge.purgeInterval in hours (0 = off): how often old snapshots are purged.
+    pub purge_interval_hours: u64,
+    /// admin.enableServer (ZooKeeper 3.5–3.9 default: on).
+    pub admin_enabled: bool,
+    pub admin_address: IpAddr,
+    pub admin_port: u16,
+    /// admin.commandURL.
+    pub admin_command_url: String,
+    /// metricsProvider.className names the Prometheus provider.
+    pub metrics_prometheus: bool,
+    /// metricsProvider.httpHost / httpPort.
+    pub metrics_address: IpAddr,
+    pub metrics_port: u16,
+    /// The configuration file's text (AdminServer `initial_configuration`).
+    pub initial_text: String,
     /// Every key as read, for `conf`-like reports.
     pub raw: BTreeMap<String, String>,
 }
@@ -76,6 +91,15 @@ impl Default for Config {
             snap_count: 100_000,
             snap_retain_count: 3,
             segment_bytes: 64 << 20,
+            purge_interval_hours: 0,
+            admin_enabled: true,
+            admin_address: IpAddr::from([127, 0, 0, 1]),
+            admin_port: 8080,
+            admin_command_url: "/commands".into(),
+            metrics_prometheus: false,
+            metrics_address: IpAddr::from([127, 0, 0, 1]),
+            metrics_port: 7000,
+            initial_text: String::new(),
             raw: BTreeMap::new(),
         }
     }
@@ -172,6 +196,20 @@ fn boolean(key: &str, v: &str) -> Result<bool, ConfigError> {
     }
 }
 
+fn is_membership_key(k: &str) -> bool {
+    ["server.", "group.", "weight."]
+        .iter()
+        .any(|p| k.starts_with(p))
+}
+
+fn address(key: &str, v: &str) -> Result<IpAddr, ConfigError> {
+    v.parse().map_err(|_| {
+        ConfigError(format!(
+            "Invalid value for {key}: '{v}' is not an IP address"
+        ))
+    })
+}
+
 /// Keys accepted and used elsewhere (quorum, admin, metrics…): no warning for these.
 fn known_elsewhere(key: &str) -> bool {
     const PREFIXES: &[&str] = &[
@@ -245,7 +283,39 @@ impl Config {
     pub fn from_file(path: &std::path::Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))?;
-        Config::from_properties(&parse_properties(&text))
+        let mut props = parse_properties(&text);
+        // A dynamic config file holds the server./group./weight. lines (and version=); they
+        // may not also appear in the static file.
+        let dynamic = props
+            .iter()
+            .find(|(k, _)| k == "dynamicConfigFile")
+            .map(|(_, v)| PathBuf::from(v));
+        if let Some(dyn_path) = dynamic {
+            if let Some((k, _)) = props.iter().find(|(k, _)| is_membership_key(k)) {
+                return Err(ConfigError(format!(
+                    "{k} must be in the dynamic config file {} when dynamicConfigFile is set",
+                    dyn_path.display()
+                )));
+            }
+            let dyn_text = std::fs::read_to_string(&dyn_path).map_err(|e| {
+                ConfigError(format!(
+                    "cannot read dynamicConfigFile {}: {e}",
+                    dyn_path.display()
+                ))
+            })?;
+            for (k, v) in parse_properties(&dyn_text) {
+                if !is_membership_key(&k) && k != "version" {
+                    return Err(ConfigError(format!(
+                        "{k} is not allowed in the dynamic config file {} (only server.N, group.N, weight.N and version)",
+                        dyn_path.display()
+                    )));
+                }
+                props.push((k, v));
+            }
+        }
+        let mut c = Config::from_properties(&props)?;
+        c.initial_text = text;
+        Ok(c)
     }
 
     /// Builds a config from properties; ZooKeeper's defaults where a key is absent (tickTime
@@ -257,11 +327,14 @@ impl Config {
         let mut c = Config {
             tick_time_ms: 3000,
             client_address: IpAddr::from([0, 0, 0, 0]),
+            admin_address: IpAddr::from([0, 0, 0, 0]),
+            metrics_address: IpAddr::from([0, 0, 0, 0]),
             ..Config::default()
         };
         let mut min_timeout = None;
         let mut max_timeout = None;
         let mut data_log_dir = None;
+        let mut warned = std::collections::HashSet::new();
         for (raw_key, v) in props {
             let key = raw_key.strip_prefix("zookeeper.").unwrap_or(raw_key);
             c.raw.insert(raw_key.clone(), v.clone());
@@ -277,12 +350,72 @@ impl Config {
                 "dataDir" => c.data_dir = PathBuf::from(v),
                 "dataLogDir" => data_log_dir = Some(PathBuf::from(v)),
                 "clientPort" => c.client_port = int(key, v)?,
-                "clientPortAddress" => {
-                    c.client_address = v.parse().map_err(|_| {
-                        ConfigError(format!(
-                            "Invalid value for clientPortAddress: '{v}' is not an IP address"
-                        ))
-                    })?
+                "clientPortAddress" => c.client_address = address(key, v)?,
+                "admin.enableServer" => c.admin_enabled = boolean(key, v)?,
+                "admin.serverAddress" => c.admin_address = address(key, v)?,
+                "admin.serverPort" => c.admin_port = int(key, v)?,
+                "admin.commandURL" => {
+                    if !v.starts_with('/') {
+                        return Err(ConfigError(format!(
+                            "Invalid value for admin.commandURL: '{v}' must start with /"
+                        )));
+                    }
+                    c.admin_command_url = v.clone();
+                }
+                "metricsProvider.className" => {
+                    c.metrics_prometheus = v.ends_with("PrometheusMetricsProvider");
+                    if !c.metrics_prometheus && !v.ends_with("DefaultMetricsProvider") {
+                        return Err(ConfigError(format!(
+                            "Invalid value for metricsProvider.className: '{v}' (rzk provides {} and the default provider)",
+                            crate::ops::prometheus::PROVIDER_CLASS
+                        )));
+                    }
+                }
+                "metricsProvider.httpHost" => c.metrics_address = address(key, v)?,
+                "metricsProvider.httpPort" => c.metrics_port = int(key, v)?,
+                "autopurge.purgeInterval" => c.purge_interval_hours = int(key, v)?,
+                "electionAlg" => {
+                    if v != "3" {
+                        return Err(ConfigError(format!(
+                            "Invalid value for electionAlg: '{v}' (only 3 is supported)"
+                        )));
+                    }
+                }
+                "initLimit"
+                | "syncLimit"
+                | "connectToLearnerMasterLimit"
+                | "electionPort"
+                | "clientPortListenBacklog"
+                | "globalOutstandingLimit"
+                | "maxCnxns"
+                | "commitLogCount"
+                | "snapSizeLimitInKb"
+                | "txnLogSizeLimitInKb"
+                | "fsync.warningthresholdms"
+                | "cnxTimeout"
+                | "admin.idleTimeout"
+                | "nio.sessionlessCnxnTimeout"
+                | "observerMasterPort" => {
+                    int::<i64>(key, v)?;
+                }
+                "standaloneEnabled"
+                | "localSessionsEnabled"
+                | "localSessionsUpgradingEnabled"
+                | "quorumListenOnAllIPs"
+                | "syncEnabled"
+                | "sslQuorum"
+                | "portUnification"
+                | "digest.enabled"
+                | "closeSessionTxn.enabled"
+                | "emulate353TTLNodes" => {
+                    boolean(key, v)?;
+                }
+                "peerType" => {
+                    if v != "observer" && v != "participant" {
+                        return Err(ConfigError(format!(
+                            "Invalid value for peerType: '{v}' (observer or participant)"
+                        )));
+                    }
                 }
                 "maxClientCnxns" => c.max_client_cnxns = int(key, v)?,
                 "minSessionTimeout" => min_timeout = Some(int::<i32>(key, v)?),
@@ -319,7 +452,9 @@ impl Config {
                 "preAllocSize" => c.segment_bytes = int::<u64>(key, v)?.max(1) * 1024,
                 k if known_elsewhere(k) => {}
                 _ => {
-                    tracing::warn!(key = %raw_key, "unknown zoo.cfg key (ZooKeeper would pass it on as a system property)")
+                    if warned.insert(raw_key.clone()) {
+                        tracing::warn!(key = %raw_key, "unknown zoo.cfg key (ZooKeeper would pass it on as a system property)")
+                    }
                 }
             }
         }
@@ -419,5 +554,76 @@ mod tests {
             .unwrap_err()
             .0
             .contains("clientPortAddress"));
+    }
+
+    #[test]
+    fn admin_metrics_and_validated_keys() {
+        let c = cfg("admin.serverPort=9999\nadmin.enableServer=false\nmetricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider\nmetricsProvider.httpPort=7001\nautopurge.purgeInterval=2\n").unwrap();
+        assert_eq!((c.admin_port, c.admin_enabled), (9999, false));
+        assert!(c.metrics_prometheus);
+        assert_eq!(c.metrics_port, 7001);
+        assert_eq!(c.purge_interval_hours, 2);
+        let d = cfg("dataDir=/x").unwrap();
+        assert!(d.admin_enabled && !d.metrics_prometheus);
+        assert_eq!((d.admin_port, d.metrics_port), (8080, 7000));
+        for (text, key) in [
+            (
+                "metricsProvider.className=com.example.Other",
+                "metricsProvider.className",
+            ),
+            ("peerType=leader", "peerType"),
+            ("electionAlg=1", "electionAlg"),
+            ("initLimit=ten", "initLimit"),
+            ("standaloneEnabled=maybe", "standaloneEnabled"),
+            ("admin.commandURL=commands", "admin.commandURL"),
+            ("admin.serverAddress=here", "admin.serverAddress"),
+        ] {
+            assert!(cfg(text).unwrap_err().0.contains(key), "{text}");
+        }
+    }
+
+    #[test]
+    fn dynamic_config_file_is_read_and_exclusive() {
+        let dir = std::env::temp_dir().join(format!("rzk-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let dynamic = dir.join("zoo.cfg.dynamic.100000000");
+        std::fs::write(
+            &dynamic,
+            "server.1=127.0.0.1:2888:3888;2181\nversion=100000000\n",
+        )
+        .unwrap();
+        let main = dir.join("zoo.cfg");
+        std::fs::write(
+            &main,
+            format!(
+                "dataDir={}\ndynamicConfigFile={}\n",
+                dir.display(),
+                dynamic.display()
+            ),
+        )
+        .unwrap();
+        let c = Config::from_file(&main).unwrap();
+        assert_eq!(
+            c.raw.get("server.1").map(String::as_str),
+            Some("127.0.0.1:2888:3888;2181")
+        );
+        assert!(c.initial_text.contains("dynamicConfigFile"));
+        std::fs::write(
+            &main,
+            format!(
+                "dataDir=/x\nserver.2=a:1:2\ndynamicConfigFile={}\n",
+                dynamic.display()
+            ),
+        )
+        .unwrap();
+        assert!(Config::from_file(&main).unwrap_err().0.contains("server.2"));
+        std::fs::write(&dynamic, "tickTime=5\n").unwrap();
+        std::fs::write(
+            &main,
+            format!("dataDir=/x\ndynamicConfigFile={}\n", dynamic.display()),
+        )
+        .unwrap();
+        assert!(Config::from_file(&main).unwrap_err().0.contains("tickTime"));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

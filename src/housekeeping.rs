@@ -1,5 +1,6 @@
 //! The leader's own duties: expiring sessions by tick buckets, and deleting empty containers
-//! and expired TTL nodes (ZooKeeper's ContainerManager), each through the log like any write.
+//! and expired TTL nodes (ZooKeeper's ContainerManager), each through the log like any write;
+//! and, on every server, purging old snapshots (ZooKeeper's DatadirCleanupManager).
 
 use crate::shared::Shared;
 use crate::txn::{Txn, TxnOp};
@@ -20,6 +21,7 @@ pub async fn expire_sessions(shared: Arc<Shared>) {
         }
         for id in shared.sessions.take_expired(crate::clock::now_ms()) {
             tracing::info!(session = format_args!("0x{id:x}"), "session expired");
+            crate::ops::metrics::count(crate::ops::metrics::Counter::StaleSessionsExpired, 1);
             let txn = Txn {
                 session: id,
                 cxid: 0,
@@ -59,6 +61,26 @@ pub async fn reap_containers(shared: Arc<Shared>) {
             if shared.log().propose(txn).await.is_err() {
                 return;
             }
+        }
+    }
+}
+
+/// autopurge: with purgeInterval > 0 hours, keeps the newest snapRetainCount snapshots, once at
+/// start-up and then every interval. With 0 (the default) nothing is purged, as in ZooKeeper.
+pub async fn purge_snapshots(shared: Arc<Shared>, dir: std::path::PathBuf) {
+    let hours = shared.config.purge_interval_hours;
+    if hours == 0 {
+        return;
+    }
+    let keep = shared.config.snap_retain_count;
+    loop {
+        let d = dir.clone();
+        let _ =
+            tokio::task::spawn_blocking(move || crate::storage::snapshot::retain(&d, keep)).await;
+        tracing::info!(keep, "purged old snapshots");
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(hours * 3600)) => {}
+            _ = shared.shutdown.cancelled() => return,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! accepting, and stop Raft (which flushes the log).
 
 use crate::config::Config;
+use crate::ops::metrics::{self, Basic};
 use crate::replication::log_store::LogStore;
 use crate::replication::state_machine::{self, Applied, StateMachine};
 use crate::replication::{Log, Raft};
@@ -69,12 +70,7 @@ async fn start_raft(
     );
     let fresh = log.is_empty() && applied.last.is_none();
     log.set_purged_if_empty(applied.last);
-    let sm = StateMachine::new(
-        shared.clone(),
-        applied,
-        snap_dir.to_path_buf(),
-        config.snap_retain_count,
-    );
+    let sm = StateMachine::new(shared.clone(), applied, snap_dir.to_path_buf());
     let raft = Raft::new(
         STANDALONE_ID,
         raft_config,
@@ -103,6 +99,10 @@ async fn start_raft(
     Ok(raft)
 }
 
+fn ms(since: Instant) -> u64 {
+    since.elapsed().as_millis() as u64
+}
+
 /// Runs the server until a shutdown signal.
 ///
 /// # Errors
@@ -126,13 +126,27 @@ pub async fn run(config: Config) -> io::Result<()> {
         skip_acl: config.skip_acl,
     };
     let snap_dir = data_dir.join("snapshots");
+    let snap_started = Instant::now();
     let (applied, tree) = load_snapshot(&snap_dir, opts);
+    metrics::observe(Basic::StartupSnapLoadTime, ms(snap_started));
+    let snapshot_zxid = tree.last_zxid();
+    let snapshot_index = applied.last.map_or(0, |l| l.index);
     let log = LogStore::open(&log_dir, config.segment_bytes, config.force_sync)
         .map_err(|e| other(e.to_string()))?;
     check_no_gap(&log, &applied).await?;
     let sessions = Sessions::new(1, i64::from(config.tick_time_ms), crate::clock::now_ms());
     let shared = Arc::new(Shared::new(config, tree, sessions));
+    shared.stats.snapshot_taken(snapshot_zxid);
+    let replay_started = Instant::now();
     let raft = start_raft(&shared, applied, &snap_dir, log).await?;
+    let replayed = raft
+        .metrics()
+        .borrow()
+        .last_applied
+        .map_or(0, |l| l.index.saturating_sub(snapshot_index));
+    metrics::observe(Basic::StartupTxnsLoadTime, ms(replay_started));
+    metrics::observe(Basic::StartupTxnsLoaded, replayed);
+    metrics::observe(Basic::DbInitTime, ms(started));
     shared.set_log(Log::new(raft.clone()));
     // Sessions restored from a snapshot get a fresh full timeout, as in ZooKeeper.
     let restored: Vec<(i64, i32)> = shared.read_tree().sessions().collect();
@@ -145,7 +159,17 @@ pub async fn run(config: Config) -> io::Result<()> {
     let nodes = shared.read_tree().node_count();
     tokio::spawn(crate::housekeeping::expire_sessions(shared.clone()));
     tokio::spawn(crate::housekeeping::reap_containers(shared.clone()));
+    tokio::spawn(crate::housekeeping::purge_snapshots(
+        shared.clone(),
+        snap_dir.clone(),
+    ));
     tokio::spawn(crate::net::serve(shared.clone(), listener));
+    if shared.config.admin_enabled {
+        tokio::spawn(crate::ops::admin::serve(shared.clone()));
+    }
+    if shared.config.metrics_prometheus {
+        tokio::spawn(crate::ops::prometheus::serve(shared.clone()));
+    }
     // Tests and scripts wait for this line to learn the port.
     println!("rzk listening on {bound}");
     tracing::info!(addr = %bound, version = crate::ops::fourlw::VERSION, znodes = nodes, sessions = restored.len(),

@@ -4,6 +4,7 @@
 
 use super::framing::{fill, read_frame, ReadError};
 use super::{auth, handshake, writer};
+use crate::ops::metrics::{self, Counter};
 use crate::replication::Waiter;
 use crate::shared::Shared;
 use crate::sink::{Outbound, Sink};
@@ -47,6 +48,8 @@ pub async fn run(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
         crate::ops::fourlw::serve(&shared, word, rd, wr, buf).await;
         return;
     }
+    metrics::count(Counter::ConnectionRequestCount, 1);
+    tracing::info!(peer = %peer, "connection opened");
     let (sink, rx) = Sink::new(shared.next_conn_id(), peer);
     sink.stats
         .established_ms
@@ -55,7 +58,10 @@ pub async fn run(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     let writer = tokio::spawn(writer::run(shared.clone(), sink.clone(), rx, wr));
     let reason = match handshake::run(&shared, &sink, &mut rd, &mut buf).await {
         Ok(timeout) => read_loop(&shared, &sink, &mut rd, &mut buf, timeout).await,
-        Err(reason) => reason,
+        Err(reason) => {
+            metrics::count(Counter::UnsuccessfulHandshake, 1);
+            reason
+        }
     };
     tracing::info!(peer = %peer, session = format_args!("0x{:x}", sink.session()), reason = %reason, "connection closed");
     // Let the writer flush what is queued (e.g. a closeSession reply), then stop it.
@@ -93,6 +99,7 @@ async fn read_loop(
             Err(e) => return e.to_string(),
         };
         sink.stats.received.fetch_add(1, Ordering::Relaxed);
+        metrics::count(Counter::BytesReceivedCount, frame.len() as u64 + 4);
         shared
             .stats
             .packets_received
@@ -141,6 +148,7 @@ async fn dispatch(
                 .await
                 .ok()?;
             if !ok {
+                metrics::count(Counter::AuthFailedCount, 1);
                 return Some(format!("auth failed for scheme {}", a.scheme));
             }
             None

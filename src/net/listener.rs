@@ -52,6 +52,7 @@ pub async fn serve(shared: Arc<Shared>, listener: TcpListener) {
             }
         };
         if !per_ip.acquire(peer.ip(), shared.config.max_client_cnxns) {
+            crate::ops::metrics::count(crate::ops::metrics::Counter::ConnectionRejected, 1);
             tracing::info!(peer = %peer, max = shared.config.max_client_cnxns, "too many connections from this address, closing");
             continue;
         }

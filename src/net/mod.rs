@@ -14,7 +14,7 @@ mod conn;
 mod framing;
 mod handshake;
 mod listener;
-mod read;
+pub mod read;
 mod writer;
 
 pub use listener::serve;

@@ -115,8 +115,16 @@ pub fn execute(
         Ok(resp) => (ErrorCode::Ok, resp),
         Err(e) => (e, Response::Empty),
     };
+    let before = out.len();
     reply(out, xid, zxid, err, &resp);
     let latency = started.elapsed().as_millis() as i64;
+    {
+        use crate::ops::metrics::{observe_advanced, observe_namespace, Advanced, Namespace};
+        observe_advanced(Advanced::ReadLatency, latency as u64);
+        if let Some(path) = request_path(r) {
+            observe_namespace(Namespace::Read, path, (out.len() - before) as u64);
+        }
+    }
     sink.stats.record(
         crate::ops::lop(r.op()),
         xid,
@@ -125,6 +133,23 @@ pub fn execute(
         latency,
     );
     shared.stats.record_latency(latency);
+}
+
+/// The znode a request names, for the per-namespace figures.
+pub fn request_path(r: &Request) -> Option<&str> {
+    Some(match r {
+        Request::GetData(g)
+        | Request::Exists(g)
+        | Request::GetChildren(g)
+        | Request::GetChildren2(g) => &g.path,
+        Request::GetAcl(g) | Request::GetAllChildrenNumber(g) => &g.path,
+        Request::Create(c) | Request::Create2(c) | Request::CreateContainer(c) => &c.path,
+        Request::CreateTtl(c) => &c.path,
+        Request::Delete(d) => &d.path,
+        Request::SetData(s) => &s.path,
+        Request::SetAcl(s) => &s.path,
+        _ => return None,
+    })
 }
 
 fn reply(out: &mut BytesMut, xid: i32, zxid: i64, err: ErrorCode, resp: &Response) {

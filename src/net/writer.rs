@@ -32,6 +32,8 @@ struct State {
     slots: VecDeque<Slot>,
     out: BytesMut,
     frames: u64,
+    /// Reply sizes in this batch: (last, min, max); min is i64::MAX when none.
+    sizes: (i64, i64, i64),
 }
 
 /// Runs until the queue closes, a `Close` arrives, or the connection is cancelled.
@@ -45,6 +47,7 @@ pub async fn run(
         slots: VecDeque::new(),
         out: BytesMut::with_capacity(8192),
         frames: 0,
+        sizes: (0, i64::MAX, 0),
     };
     'outer: loop {
         let msg = tokio::select! {
@@ -70,8 +73,17 @@ pub async fn run(
                 .stats
                 .packets_sent
                 .fetch_add(st.frames, Ordering::Relaxed);
+            let (last, min, max) = st.sizes;
+            if min != i64::MAX {
+                shared.stats.record_response_sizes(last, min, max);
+            }
+            crate::ops::metrics::count(
+                crate::ops::metrics::Counter::ResponseBytes,
+                st.out.len() as u64,
+            );
             st.out.clear();
             st.frames = 0;
+            st.sizes = (0, i64::MAX, 0);
         }
         if close {
             break;
@@ -113,6 +125,13 @@ fn handle(shared: &Shared, sink: &Arc<Sink>, st: &mut State, msg: Outbound) -> b
 fn emit(st: &mut State, frame: &[u8]) {
     st.out.extend_from_slice(frame);
     st.frames += 1;
+    note_size(st, frame.len());
+}
+
+/// Reply size as ZooKeeper counts it: the serialized reply without the length prefix.
+fn note_size(st: &mut State, frame_len: usize) {
+    let n = frame_len.saturating_sub(4) as i64;
+    st.sizes = (n, st.sizes.1.min(n), st.sizes.2.max(n));
 }
 
 fn run_read(shared: &Shared, sink: &Arc<Sink>, st: &mut State, h: RequestHeader, r: Request) {
@@ -120,6 +139,8 @@ fn run_read(shared: &Shared, sink: &Arc<Sink>, st: &mut State, h: RequestHeader,
     read::execute(shared, sink, &h, &r, &mut st.out);
     if st.out.len() > before {
         st.frames += 1;
+        let n = st.out.len() - before;
+        note_size(st, n);
     }
 }
 

@@ -1,6 +1,7 @@
 //! Four-letter words on the client port (zk-protocol-reference.md §8): the same text layouts
 //! as ZooKeeper 3.8, the whitelist rule, and the connection closed after the answer.
 
+use super::java_double;
 use crate::shared::Shared;
 use bytes::BytesMut;
 use std::fmt::Write as _;
@@ -14,6 +15,11 @@ use zk_codec::fourlw::FourLetterWord as W;
 /// The version rzk reports: the ZooKeeper line it is compatible with, then its own.
 pub const VERSION: &str = concat!("3.8.0-rzk-", env!("CARGO_PKG_VERSION"));
 const BUILT: &str = "built on 2026-11-23 00:00 UTC";
+
+/// `3.8.0-rzk-x.y.z, built on …` as srvr, mntr and envi print it.
+pub fn version_line() -> String {
+    format!("{VERSION}, {BUILT}")
+}
 
 /// Answers one word and closes the connection. `buf` holds the bytes read so far.
 pub async fn serve(
@@ -58,16 +64,6 @@ pub async fn serve(
     .await;
 }
 
-/// Java's Double.toString for the small positive values we print.
-fn java_double(x: f64) -> String {
-    let s = format!("{}", (x * 10000.0).round() / 10000.0);
-    if s.contains('.') || s.contains('e') {
-        s
-    } else {
-        format!("{s}.0")
-    }
-}
-
 fn srvr_body(shared: &Shared, out: &mut String) {
     let (min, avg, max) = shared.stats.latency();
     let tree = shared.read_tree();
@@ -96,11 +92,11 @@ fn render(shared: &Shared, word: W, peer: Option<std::net::SocketAddr>) -> Strin
         W::Isro => out.push_str("rw"),
         W::Gtmk => out.push_str(&shared.stats.trace_mask.load(Ordering::Relaxed).to_string()),
         W::Srvr => {
-            let _ = writeln!(out, "Zookeeper version: {VERSION}, {BUILT}");
+            let _ = writeln!(out, "Zookeeper version: {}", version_line());
             srvr_body(shared, &mut out);
         }
         W::Stat => {
-            let _ = writeln!(out, "Zookeeper version: {VERSION}, {BUILT}");
+            let _ = writeln!(out, "Zookeeper version: {}", version_line());
             out.push_str("Clients:\n");
             for c in sorted_conns(shared) {
                 let _ = writeln!(
@@ -231,50 +227,9 @@ fn cons_line(out: &mut String, c: &crate::sink::Sink) {
 }
 
 fn mntr(shared: &Shared, out: &mut String) {
-    let (min, avg, max) = shared.stats.latency();
-    let (_, _, _, watches) = shared.lock_watches().counts();
-    let tree = shared.read_tree();
-    let mut kv = |k: &str, v: String| {
+    for (k, v) in super::report::monitor(shared) {
         let _ = writeln!(out, "zk_{k}\t{v}");
-    };
-    kv("version", format!("{VERSION}, {BUILT}"));
-    kv("server_state", "standalone".into());
-    kv("avg_latency", java_double(avg));
-    kv("max_latency", max.to_string());
-    kv("min_latency", min.to_string());
-    kv(
-        "packets_received",
-        shared
-            .stats
-            .packets_received
-            .load(Ordering::Relaxed)
-            .to_string(),
-    );
-    kv(
-        "packets_sent",
-        shared
-            .stats
-            .packets_sent
-            .load(Ordering::Relaxed)
-            .to_string(),
-    );
-    kv(
-        "num_alive_connections",
-        shared.lock_conns().len().to_string(),
-    );
-    kv("outstanding_requests", shared.pending.len().to_string());
-    kv("uptime", shared.started.elapsed().as_millis().to_string());
-    kv("znode_count", tree.node_count().to_string());
-    kv("watch_count", watches.to_string());
-    kv("ephemerals_count", tree.ephemeral_count().to_string());
-    kv(
-        "approximate_data_size",
-        tree.approximate_data_size().to_string(),
-    );
-    kv("open_file_descriptor_count", open_fds().to_string());
-    kv("max_file_descriptor_count", max_fds().to_string());
-    kv("global_sessions", shared.sessions.len().to_string());
-    kv("local_sessions", "0".into());
+    }
 }
 
 fn conf(shared: &Shared, out: &mut String) {
@@ -303,32 +258,67 @@ fn conf(shared: &Shared, out: &mut String) {
 }
 
 fn envi(out: &mut String) {
-    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+    out.push_str("Environment:\n");
+    for (k, v) in environment() {
+        let _ = writeln!(out, "{k}={v}");
+    }
+}
+
+/// envi's keys and values. The java.* keys name rzk; os.memory.* come from /proc (resident
+/// and available memory) since there is no JVM heap.
+pub fn environment() -> Vec<(&'static str, String)> {
+    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+    let host = read("/etc/hostname");
     let cwd = std::env::current_dir()
         .map(|p| p.display().to_string())
         .unwrap_or_default();
-    let home = std::env::var("HOME").unwrap_or_default();
-    let user = std::env::var("USER").unwrap_or_default();
-    out.push_str("Environment:\n");
-    let lines = [
-        ("zookeeper.version", format!("{VERSION}, {BUILT}")),
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let kb = |file: &str, key: &str| -> u64 {
+        read(file)
+            .lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+            .unwrap_or(0)
+    };
+    let rss_mb = kb("/proc/self/status", "VmRSS:") / 1024;
+    let avail_mb = kb("/proc/meminfo", "MemAvailable:") / 1024;
+    let total_mb = kb("/proc/meminfo", "MemTotal:") / 1024;
+    vec![
+        ("zookeeper.version", version_line()),
         ("host.name", host.trim().to_string()),
         ("java.version", "rzk".into()),
         ("java.vendor", "rzk".into()),
         ("java.home", String::new()),
-        ("java.class.path", String::new()),
+        ("java.class.path", exe),
         ("java.library.path", String::new()),
         ("java.io.tmpdir", std::env::temp_dir().display().to_string()),
         ("java.compiler", "<NA>".into()),
         ("os.name", "Linux".into()),
-        ("os.arch", std::env::consts::ARCH.into()),
-        ("os.version", String::new()),
-        ("user.name", user),
-        ("user.home", home),
+        ("os.arch", java_arch().into()),
+        (
+            "os.version",
+            read("/proc/sys/kernel/osrelease").trim().to_string(),
+        ),
+        (
+            "user.name",
+            std::env::var("USER").unwrap_or_else(|_| "root".into()),
+        ),
+        ("user.home", std::env::var("HOME").unwrap_or_default()),
         ("user.dir", cwd),
-    ];
-    for (k, v) in lines {
-        let _ = writeln!(out, "{k}={v}");
+        ("os.memory.free", format!("{avail_mb}MB")),
+        ("os.memory.max", format!("{total_mb}MB")),
+        ("os.memory.total", format!("{rss_mb}MB")),
+    ]
+}
+
+/// The JVM's os.arch names.
+fn java_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "aarch64",
+        other => other,
     }
 }
 
@@ -346,7 +336,7 @@ fn dump(shared: &Shared, out: &mut String) {
         sessions.len()
     );
     for (at, ids) in &buckets {
-        let _ = writeln!(out, "{} expire at {}:", ids.len(), at);
+        let _ = writeln!(out, "{} expire at {}:", ids.len(), java_date(*at));
         for id in ids {
             let _ = writeln!(out, "\t0x{id:x}");
         }
@@ -362,9 +352,70 @@ fn dump(shared: &Shared, out: &mut String) {
             let _ = writeln!(out, "\t{p}");
         }
     }
+    drop(tree);
+    // The NIO factory's connection expiry sets: a connection expires one session timeout
+    // after its last packet (sessionless ones after nio.sessionlessCnxnTimeout, 10 s).
+    let timeouts: std::collections::HashMap<i64, i32> =
+        sessions.iter().map(|(id, to, _)| (*id, *to)).collect();
+    let tick = i64::from(shared.config.tick_time_ms.max(1));
+    let mut sets: std::collections::BTreeMap<i64, Vec<String>> = std::collections::BTreeMap::new();
+    for c in sorted_conns(shared) {
+        let last = c
+            .stats
+            .last_response_ms
+            .load(Ordering::Relaxed)
+            .max(c.stats.established_ms.load(Ordering::Relaxed));
+        let to = timeouts.get(&c.session()).map_or(10_000, |t| i64::from(*t));
+        let at = (last + to) / tick * tick + tick;
+        sets.entry(at).or_default().push(format!(
+            "\tip: /{} sessionId: 0x{:x}",
+            c.peer,
+            c.session()
+        ));
+    }
+    out.push_str("Connections dump:\n");
+    let n: usize = sets.values().map(Vec::len).sum();
+    let _ = writeln!(out, "Connections Sets ({})/({n}):", sets.len());
+    for (at, lines) in sets {
+        let _ = writeln!(out, "{} expire at {}:", lines.len(), java_date(at));
+        for l in lines {
+            let _ = writeln!(out, "{l}");
+        }
+    }
 }
 
-fn dir_size(p: &std::path::Path) -> u64 {
+/// Java's Date.toString in UTC: `Mon Nov 23 05:40:44 UTC 2026`.
+pub fn java_date(epoch_ms: i64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let secs = epoch_ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{} {} {:02} {:02}:{:02}:{:02} UTC {y}",
+        DAYS[days.rem_euclid(7) as usize],
+        MONTHS[(m - 1) as usize],
+        d,
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60
+    )
+}
+
+/// Recursive size of a directory's files.
+pub fn dir_size(p: &std::path::Path) -> u64 {
     let Ok(rd) = std::fs::read_dir(p) else {
         return 0;
     };
@@ -377,13 +428,15 @@ fn dir_size(p: &std::path::Path) -> u64 {
         .sum()
 }
 
-fn open_fds() -> usize {
+/// Open descriptors of this process.
+pub fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd")
         .map(|d| d.count())
         .unwrap_or(0)
 }
 
-fn max_fds() -> u64 {
+/// The descriptor limit of this process.
+pub fn max_fds() -> u64 {
     std::fs::read_to_string("/proc/self/limits")
         .ok()
         .and_then(|s| {
@@ -403,5 +456,12 @@ mod tests {
         assert_eq!(java_double(0.0), "0.0");
         assert_eq!(java_double(2.0), "2.0");
         assert_eq!(java_double(1.182_849), "1.1828");
+    }
+
+    #[test]
+    fn dates_print_like_java() {
+        assert_eq!(java_date(1_795_412_444_000), "Mon Nov 23 05:40:44 UTC 2026");
+        assert_eq!(java_date(0), "Thu Jan 01 00:00:00 UTC 1970");
+        assert_eq!(java_date(951_782_400_000), "Tue Feb 29 00:00:00 UTC 2000");
     }
 }

@@ -1,7 +1,22 @@
-//! The operations surface: four-letter words and server counters.
+//! The operations surface: four-letter words, the AdminServer, Prometheus metrics, and the
+//! counters behind them.
 
+pub mod admin;
 pub mod fourlw;
+pub mod metrics;
+pub mod prometheus;
+pub mod report;
 pub mod stats;
+
+/// Java's Double.toString for the small non-negative values ZooKeeper prints (4 decimals).
+pub fn java_double(x: f64) -> String {
+    let s = format!("{}", (x * 10000.0).round() / 10000.0);
+    if s.contains('.') || s.contains('e') {
+        s
+    } else {
+        format!("{s}.0")
+    }
+}
 
 use zk_codec::OpCode;
 

@@ -48,6 +48,21 @@ pub fn complete(shared: &Shared, txn: &Txn, zxid: i64, applied: Applied) {
             let latency = started.elapsed().as_millis() as i64;
             sink.stats.record(op, txn.cxid, zxid, now, latency);
             shared.stats.record_latency(latency);
+            {
+                use crate::ops::metrics::{
+                    observe_advanced, observe_namespace, Advanced, Namespace,
+                };
+                observe_advanced(Advanced::UpdateLatency, latency as u64);
+                if let crate::txn::TxnOp::Request(r) = &txn.op {
+                    if let Some(path) = crate::net::read::request_path(r) {
+                        observe_namespace(
+                            Namespace::Write,
+                            path,
+                            out.len().saturating_sub(4) as u64,
+                        );
+                    }
+                }
+            }
             sink.push(Outbound::WriteDone {
                 xid: txn.cxid,
                 frame: out.freeze(),

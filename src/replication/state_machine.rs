@@ -38,7 +38,6 @@ pub struct StateMachine {
     shared: Arc<Shared>,
     pub applied: Arc<Mutex<Applied>>,
     dir: PathBuf,
-    retain: usize,
 }
 
 /// zxid of the next entry: `(term << 32) | counter`, the counter restarting at 1 in a new term.
@@ -109,12 +108,11 @@ fn sm_err(e: impl std::fmt::Display) -> StorageError<u64> {
 
 impl StateMachine {
     /// A state machine over `shared`'s tree, already holding what `applied` says.
-    pub fn new(shared: Arc<Shared>, applied: Applied, dir: PathBuf, retain: usize) -> StateMachine {
+    pub fn new(shared: Arc<Shared>, applied: Applied, dir: PathBuf) -> StateMachine {
         StateMachine {
             shared,
             applied: Arc::new(Mutex::new(applied)),
             dir,
-            retain,
         }
     }
 
@@ -169,7 +167,12 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
             .await
             .map_err(sm_err)?
             .map_err(sm_err)?;
-        snapfile::retain(&self.dir, self.retain);
+        {
+            use crate::ops::metrics::{count, observe, Basic, Counter};
+            observe(Basic::SnapshotTime, started.elapsed().as_millis() as u64);
+            count(Counter::SnapCount, 1);
+            self.shared.stats.snapshot_taken(self.shared.last_zxid());
+        }
         tracing::info!(
             index = last.index,
             bytes = bytes.len(),

@@ -136,9 +136,10 @@ impl DataTree {
         self.last_zxid
     }
 
-    /// Number of znodes (ZooKeeper's znode_count, which includes the built-in ones).
+    /// ZooKeeper's znode_count: every znode including the built-in ones, plus one because
+    /// ZooKeeper's node map holds the root twice (under "" and "/").
     pub fn node_count(&self) -> usize {
-        self.nodes.len()
+        self.nodes.len() + 1
     }
 
     /// Sum of path lengths and data lengths, like ZooKeeper's approximate_data_size.

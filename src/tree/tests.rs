@@ -67,7 +67,7 @@ fn fresh_tree_matches_zookeeper_stats() {
         "\"\" addresses the root"
     );
     assert_eq!(t.get_data("noslash", &[]), Err(ErrorCode::NoNode));
-    assert_eq!(t.node_count(), 4);
+    assert_eq!(t.node_count(), 5);
 }
 
 #[test]

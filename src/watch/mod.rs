@@ -218,6 +218,14 @@ impl WatchTable {
         if fired.is_empty() {
             return;
         }
+        use crate::ops::metrics::{observe, Basic};
+        let metric = match ev.kind {
+            EventType::NodeCreated => Basic::NodeCreatedWatchCount,
+            EventType::NodeDeleted => Basic::NodeDeletedWatchCount,
+            EventType::NodeDataChanged => Basic::NodeChangedWatchCount,
+            _ => Basic::NodeChildrenWatchCount,
+        };
+        observe(metric, fired.len() as u64);
         let frame = notification(ev.kind, &ev.path);
         for conn in fired {
             let Some(sink) = self.sinks.get(&conn) else {

@@ -23,7 +23,7 @@ fn ruok_isro_and_srvr_layout() {
     );
     assert!(srvr.starts_with("Zookeeper version: 3.8.0-"), "{srvr}");
     assert!(
-        srvr.contains("Mode: standalone\n") && srvr.contains("Node count: 4\n"),
+        srvr.contains("Mode: standalone\n") && srvr.contains("Node count: 5\n"),
         "{srvr}"
     );
 }
@@ -35,9 +35,9 @@ fn stat_and_mntr_report_live_figures() {
     c.create("/x", b"abc", 0);
     let stat = s.four("stat");
     assert!(stat.contains("Clients:\n /127.0.0.1:"), "{stat}");
-    assert!(stat.contains("Node count: 5"), "{stat}");
+    assert!(stat.contains("Node count: 6"), "{stat}");
     let mntr = s.four("mntr");
-    assert!(mntr.contains("zk_znode_count\t5\n"), "{mntr}");
+    assert!(mntr.contains("zk_znode_count\t6\n"), "{mntr}");
     assert!(mntr.contains("zk_server_state\tstandalone\n"), "{mntr}");
     assert!(mntr.contains("zk_num_alive_connections\t1\n"), "{mntr}");
 }

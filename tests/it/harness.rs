@@ -36,7 +36,7 @@ impl Server {
         std::fs::write(
             dir.join("zoo.cfg"),
             format!(
-                "tickTime=2000\ndataDir={}\nclientPort=0\nclientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\n{extra}\n",
+                "tickTime=2000\ndataDir={}\nclientPort=0\nclientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\nadmin.enableServer=false\n{extra}\n",
                 dir.join("data").display()
             ),
         )

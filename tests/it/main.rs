@@ -6,5 +6,6 @@ mod fourlw;
 mod handshake;
 mod harness;
 mod ops;
+mod ops_surface;
 mod sessions;
 mod watches;
