@@ -51,6 +51,7 @@ enum Undo {
         path: String,
         node: Node,
     },
+    QuotaStats(super::quota::StatsUndo),
 }
 
 /// Per-entry context: the stamp, the caller, and what the ops produced.
@@ -273,6 +274,15 @@ impl DataTree {
         if let Some(u) = cx.undo.as_mut() {
             u.push(undo);
         }
+        if full.starts_with(super::quota::QUOTA_ROOT) {
+            self.quota_created(full);
+        }
+        let bytes = self.nodes[full].data.as_ref().map_or(0, |d| d.len() as i64);
+        if let Some(q) = self.quota_account(full, bytes, 1) {
+            if let Some(u) = cx.undo.as_mut() {
+                u.push(Undo::QuotaStats(q));
+            }
+        }
         cx.events.push(Event {
             kind: EventType::NodeCreated,
             path: full.to_string(),
@@ -379,6 +389,15 @@ impl DataTree {
         let parent_pzxid = parent.stat.pzxid;
         parent.stat.pzxid = parent.stat.pzxid.max(cx.zxid);
         let parent_acl = parent.acl.clone();
+        if target.starts_with(super::quota::QUOTA_ROOT) {
+            self.quota_deleted(target);
+        }
+        let bytes = node.data.as_ref().map_or(0, |d| d.len() as i64);
+        if let Some(q) = self.quota_account(target, -bytes, -1) {
+            if let Some(u) = cx.undo.as_mut() {
+                u.push(Undo::QuotaStats(q));
+            }
+        }
         cx.events.push(Event {
             kind: EventType::NodeDeleted,
             path: target.to_string(),
@@ -428,6 +447,11 @@ impl DataTree {
         node.stat.mtime = cx.time;
         let acl = node.acl.clone();
         self.data_size = (self.data_size + new_len).saturating_sub(old_len);
+        if let Some(q) = self.quota_account(target, new_len as i64 - old_len as i64, 0) {
+            if let Some(u) = cx.undo.as_mut() {
+                u.push(Undo::QuotaStats(q));
+            }
+        }
         cx.events.push(Event {
             kind: EventType::NodeDataChanged,
             path: target.to_string(),
@@ -583,8 +607,15 @@ impl DataTree {
     }
 
     fn roll_back(&mut self, undo: Vec<Undo>) {
+        let quota_touched = undo.iter().any(|u| match u {
+            Undo::Created { path, .. } | Undo::Deleted { path, .. } => {
+                path.starts_with(super::quota::QUOTA_ROOT)
+            }
+            _ => false,
+        });
         for step in undo.into_iter().rev() {
             match step {
+                Undo::QuotaStats(q) => self.quota_restore(q),
                 Undo::Created {
                     path,
                     parent_cversion,
@@ -629,6 +660,9 @@ impl DataTree {
                     }
                 }
             }
+        }
+        if quota_touched {
+            self.rebuild_quota_roots();
         }
     }
 

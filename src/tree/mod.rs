@@ -11,6 +11,7 @@
 mod acl;
 mod apply;
 pub mod path;
+mod quota;
 mod snapshot;
 
 pub use acl::{allows as acl_allows, base64, digest_id};
@@ -72,6 +73,8 @@ pub struct DataTree {
     acls: HashSet<Arc<[Acl]>>,
     last_zxid: i64,
     data_size: u64,
+    /// Paths with a quota (derived from /zookeeper/quota/**/zookeeper_limits nodes).
+    quota_roots: BTreeSet<String>,
     opts: Options,
 }
 
@@ -91,6 +94,7 @@ impl DataTree {
             acls: HashSet::new(),
             last_zxid: 0,
             data_size: 0,
+            quota_roots: BTreeSet::new(),
             opts,
         };
         let open = t.intern(Acl::open_unsafe());

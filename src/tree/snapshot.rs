@@ -101,6 +101,7 @@ impl DataTree {
         if !t.nodes.contains_key("/") {
             return Err(DecodeError::Invalid("snapshot without a root"));
         }
+        t.rebuild_quota_roots();
         Ok(t)
     }
 }

@@ -391,3 +391,81 @@ fn all_children_number_counts_descendants() {
     assert_eq!(t.tree.all_children_number("/a", &[]), Ok(2));
     assert_eq!(t.tree.all_children_number("/", &[]), Ok(6));
 }
+
+#[test]
+fn quota_stats_follow_creates_deletes_and_sets() {
+    let mut t = T::new();
+    let mk = |path: &str, data: &[u8]| {
+        Request::Create(CreateRequest {
+            path: path.into(),
+            data: Some(bytes::Bytes::copy_from_slice(data)),
+            acl: Acl::open_unsafe(),
+            flags: 0,
+        })
+    };
+    let del = |path: &str| {
+        Request::Delete(DeleteRequest {
+            path: path.into(),
+            version: -1,
+        })
+    };
+    t.req(mk("/q", b"abc"));
+    t.req(mk("/zookeeper/quota/q", b""));
+    t.req(mk(
+        "/zookeeper/quota/q/zookeeper_limits",
+        b"count=10,bytes=-1",
+    ));
+    t.req(mk("/zookeeper/quota/q/zookeeper_stats", b"count=0,bytes=0"));
+    let stats = |t: &DataTree| {
+        let d = t
+            .node("/zookeeper/quota/q/zookeeper_stats")
+            .unwrap()
+            .data
+            .clone()
+            .unwrap();
+        String::from_utf8(d.to_vec()).unwrap()
+    };
+    assert_eq!(stats(&t.tree), "count=1,bytes=3");
+    t.req(mk("/q/a", b"12345"));
+    assert_eq!(stats(&t.tree), "count=2,bytes=8");
+    t.req(Request::SetData(SetDataRequest {
+        path: "/q/a".into(),
+        data: Some(bytes::Bytes::from_static(b"1")),
+        version: -1,
+    }));
+    assert_eq!(stats(&t.tree), "count=2,bytes=4");
+    let ops = vec![
+        MultiOp::Create(create_req("/q/b", 0)),
+        MultiOp::Delete(DeleteRequest {
+            path: "/nope".into(),
+            version: -1,
+        }),
+    ];
+    t.req(Request::Multi(MultiRequest { ops }));
+    assert_eq!(
+        stats(&t.tree),
+        "count=2,bytes=4",
+        "a failed multi leaves the figures"
+    );
+    t.req(del("/q/a"));
+    assert_eq!(stats(&t.tree), "count=1,bytes=3");
+    let mut out = bytes::BytesMut::new();
+    t.tree.encode_snapshot(&mut out);
+    let mut back = T {
+        tree: DataTree::decode_snapshot(&out, t.tree.options()).unwrap(),
+        zxid: t.zxid,
+    };
+    back.req(mk("/q/c", b"z"));
+    assert_eq!(
+        stats(&back.tree),
+        "count=2,bytes=4",
+        "snapshots keep the quota roots"
+    );
+    t.req(del("/zookeeper/quota/q/zookeeper_limits"));
+    t.req(mk("/q/d", b"zz"));
+    assert_eq!(
+        stats(&t.tree),
+        "count=1,bytes=3",
+        "no limits node, no accounting"
+    );
+}
