@@ -19,6 +19,8 @@ mod network;
 pub use network::NoPeers as NoPeersNetwork;
 mod pending;
 pub mod state_machine;
+#[cfg(test)]
+mod suite;
 pub mod wire;
 
 pub use applier::complete;
