@@ -64,7 +64,9 @@ pub enum Kind {
 /// The tree.
 #[derive(Debug, Clone)]
 pub struct DataTree {
-    nodes: HashMap<Box<str>, Node>,
+    /// ahash: SipHash dominated snapshot loading; ahash keeps per-process random keys, so
+    /// client-chosen paths still cannot be made to collide.
+    nodes: HashMap<Box<str>, Node, ahash::RandomState>,
     ephemerals: HashMap<i64, BTreeSet<String>>,
     containers: HashSet<String>,
     ttls: HashSet<String>,
@@ -86,7 +88,7 @@ impl DataTree {
     /// A fresh tree: "/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config".
     pub fn new(opts: Options) -> DataTree {
         let mut t = DataTree {
-            nodes: HashMap::new(),
+            nodes: HashMap::default(),
             ephemerals: HashMap::new(),
             containers: HashSet::new(),
             ttls: HashSet::new(),

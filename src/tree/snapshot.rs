@@ -3,20 +3,100 @@
 //!
 //! | field          | encoding                                                        |
 //! |----------------|-----------------------------------------------------------------|
-//! | version        | int 1                                                           |
+//! | version        | int 2                                                           |
 //! | last_zxid      | long                                                            |
 //! | sessions       | int n, then n × {long id, int timeout}                          |
-//! | nodes          | long n, then n × {ustring path, buffer data, vector<ACL>, StatPersisted} |
+//! | acls           | int k, then k × vector<ACL> (each distinct ACL list once)       |
+//! | nodes          | long n, int k, then k chunks of {long count, long bytes, count × node} |
+//! | node           | ustring path, buffer data, int acl index, StatPersisted, int c, c × ustring child name (sorted) |
 //!
-//! Children lists and the ephemeral/container/TTL indexes are rebuilt on load.
+//! The chunks let a load parse nodes on several threads; only the map inserts are serial.
+//! Children are stored with their parent, already sorted, so a load builds each children set
+//! in one pass without looking parents up. The ephemeral/container/TTL indexes and the quota
+//! roots are rebuilt on load. Decoding is hand-written over the byte slice (no per-field parser calls, one
+//! allocation per path and per data buffer) because restart time is dominated by it.
 
-use super::{path, DataTree, Node, Options};
-use bytes::{BufMut, BytesMut};
-use std::collections::BTreeSet;
+use super::{DataTree, Node, Options};
+use bytes::{BufMut, Bytes, BytesMut};
+use std::collections::HashMap;
+use std::sync::Arc;
 use zk_codec::records::{Acl, StatPersisted};
 use zk_codec::{DecodeError, Jute, Limits};
 
-const VERSION: i32 = 1;
+const VERSION: i32 = 2;
+/// Node chunks per snapshot (at most this many parsing threads on load).
+const CHUNKS: usize = 8;
+
+/// Fills a chunk header written as zeros at `at` once its nodes follow it.
+fn patch_chunk(out: &mut BytesMut, at: usize, count: usize) {
+    let bytes = (out.len() - at - 16) as i64;
+    out[at..at + 8].copy_from_slice(&(count as i64).to_be_bytes());
+    out[at + 8..at + 16].copy_from_slice(&bytes.to_be_bytes());
+}
+
+/// One parsed node, before it goes into the map.
+struct Parsed<'a> {
+    path: &'a str,
+    node: Node,
+}
+
+/// Parses `count` nodes from one chunk.
+fn parse_chunk<'a>(
+    bytes: &'a [u8],
+    count: usize,
+    table: &[Arc<[Acl]>],
+) -> Result<Vec<Parsed<'a>>, DecodeError> {
+    let mut r = Reader(bytes);
+    let mut out = Vec::with_capacity(count.min(bytes.len() / 60));
+    for _ in 0..count {
+        let path = r.str()?;
+        let data = r.data()?;
+        let acl = table
+            .get(usize::try_from(r.i32()?).map_err(|_| DecodeError::Invalid("acl index"))?)
+            .ok_or(DecodeError::Invalid("acl index"))?
+            .clone();
+        let stat = StatPersisted {
+            czxid: r.i64()?,
+            mzxid: r.i64()?,
+            ctime: r.i64()?,
+            mtime: r.i64()?,
+            version: r.i32()?,
+            cversion: r.i32()?,
+            aversion: r.i32()?,
+            ephemeral_owner: r.i64()?,
+            pzxid: r.i64()?,
+        };
+        let n_children =
+            usize::try_from(r.i32()?).map_err(|_| DecodeError::Invalid("child count"))?;
+        let mut names: Vec<Box<str>> = Vec::with_capacity(n_children.min(r.0.len() / 4));
+        for _ in 0..n_children {
+            let name = r.str()?;
+            if names.last().is_some_and(|prev| **prev >= *name) {
+                return Err(DecodeError::Invalid("children out of order"));
+            }
+            names.push(name.into());
+        }
+        out.push(Parsed {
+            path,
+            node: Node {
+                data,
+                acl,
+                stat,
+                // Sorted input: the set is bulk-built without comparisons per insert.
+                children: names.into_iter().collect(),
+            },
+        });
+    }
+    if !r.0.is_empty() {
+        return Err(DecodeError::Invalid("chunk length does not match its nodes"));
+    }
+    Ok(out)
+}
+
+fn put_str(out: &mut BytesMut, s: &str) {
+    out.put_i32(s.len() as i32);
+    out.put_slice(s.as_bytes());
+}
 
 impl DataTree {
     /// Appends the snapshot encoding of the whole tree.
@@ -30,12 +110,51 @@ impl DataTree {
             id.encode(out);
             t.encode(out);
         }
+        // Nodes hold interned ACL lists, so the Arc's address identifies the list.
+        let mut index: HashMap<usize, i32> = HashMap::with_capacity(self.acls.len());
+        out.put_i32(self.acls.len() as i32);
+        for (i, a) in self.acls.iter().enumerate() {
+            index.insert(Arc::as_ptr(a) as *const Acl as usize, i as i32);
+            out.put_i32(a.len() as i32);
+            for acl in a.iter() {
+                acl.encode(out);
+            }
+        }
         out.put_i64(self.nodes.len() as i64);
+        out.put_i32(CHUNKS as i32);
+        let per_chunk = self.nodes.len().div_ceil(CHUNKS).max(1);
+        let mut header = 0;
+        let mut in_chunk = 0;
+        let mut chunks_written = 0;
         for (p, n) in &self.nodes {
-            p.to_string().encode(out);
+            if in_chunk == 0 {
+                header = out.len();
+                out.put_i64(0);
+                out.put_i64(0);
+                chunks_written += 1;
+            }
+            put_str(out, p);
             n.data.encode(out);
-            n.acl.to_vec().encode(out);
+            let key = Arc::as_ptr(&n.acl) as *const Acl as usize;
+            // Invariant: every node's ACL came from `intern`, so it is in the table.
+            out.put_i32(index.get(&key).copied().unwrap_or(-1));
             n.stat.encode(out);
+            out.put_i32(n.children.len() as i32);
+            for c in &n.children {
+                put_str(out, c);
+            }
+            in_chunk += 1;
+            if in_chunk == per_chunk {
+                patch_chunk(out, header, in_chunk);
+                in_chunk = 0;
+            }
+        }
+        if in_chunk > 0 {
+            patch_chunk(out, header, in_chunk);
+        }
+        for _ in chunks_written..CHUNKS {
+            out.put_i64(0);
+            out.put_i64(0);
         }
     }
 
@@ -43,13 +162,13 @@ impl DataTree {
     ///
     /// # Errors
     /// Malformed input or a node whose parent is missing.
-    pub fn decode_snapshot(mut input: &[u8], opts: Options) -> Result<DataTree, DecodeError> {
+    pub fn decode_snapshot(input: &[u8], opts: Options) -> Result<DataTree, DecodeError> {
         let lim = Limits {
             max_buffer: usize::MAX / 4,
             extra_size: 0,
         };
-        let input = &mut input;
-        let version = i32::decode_next(input, lim)?;
+        let mut r = Reader(input);
+        let version = r.i32()?;
         if version != VERSION {
             return Err(DecodeError::Unknown {
                 what: "snapshot version",
@@ -60,49 +179,104 @@ impl DataTree {
         t.nodes.clear();
         t.acls.clear();
         t.data_size = 0;
-        t.last_zxid = i64::decode_next(input, lim)?;
-        for _ in 0..i32::decode_next(input, lim)?.max(0) {
-            let id = i64::decode_next(input, lim)?;
-            t.sessions.insert(id, i32::decode_next(input, lim)?);
+        t.last_zxid = r.i64()?;
+        for _ in 0..r.i32()?.max(0) {
+            let id = r.i64()?;
+            t.sessions.insert(id, r.i32()?);
         }
-        for _ in 0..i64::decode_next(input, lim)?.max(0) {
-            let p = String::decode_next(input, lim)?;
-            let data = <Option<bytes::Bytes>>::decode_next(input, lim)?;
-            let acl = <Vec<Acl>>::decode_next(input, lim)?;
-            let stat = StatPersisted::decode_next(input, lim)?;
-            t.data_size += (p.len() + data.as_ref().map_or(0, |d| d.len())) as u64;
-            let acl = t.intern(acl);
-            t.index_kind(&p, stat.ephemeral_owner, true);
-            t.nodes.insert(
-                p.into(),
-                Node {
-                    data,
-                    acl,
-                    stat,
-                    children: BTreeSet::new(),
-                },
-            );
+        let mut table: Vec<Arc<[Acl]>> = Vec::new();
+        for _ in 0..r.i32()?.max(0) {
+            let list = <Vec<Acl>>::decode_next(&mut r.0, lim)?;
+            let a = t.intern(list);
+            table.push(a);
         }
-        let paths: Vec<String> = t
-            .nodes
-            .keys()
-            .filter(|p| &***p != "/")
-            .map(|p| p.to_string())
-            .collect();
-        for p in paths {
-            let (parent, name) =
-                path::split(&p).ok_or(DecodeError::Invalid("path without a slash"))?;
-            let parent = t
-                .nodes
-                .get_mut(parent)
-                .ok_or(DecodeError::Invalid("node without parent"))?;
-            parent.children.insert(name.into());
+        let count = usize::try_from(r.i64()?).map_err(|_| DecodeError::Invalid("node count"))?;
+        let k = usize::try_from(r.i32()?).map_err(|_| DecodeError::Invalid("chunk count"))?;
+        let mut chunks = Vec::with_capacity(k.min(1024));
+        let mut total = 0usize;
+        for _ in 0..k {
+            let n = usize::try_from(r.i64()?).map_err(|_| DecodeError::Invalid("chunk nodes"))?;
+            let len = usize::try_from(r.i64()?).map_err(|_| DecodeError::Invalid("chunk bytes"))?;
+            chunks.push((r.take(len)?, n));
+            total = total.saturating_add(n);
+        }
+        if total != count {
+            return Err(DecodeError::Invalid("chunk counts do not add up"));
+        }
+        let parsed: Vec<Result<Vec<Parsed<'_>>, DecodeError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = chunks
+                .iter()
+                .map(|(bytes, n)| {
+                    let table = &table;
+                    scope.spawn(move || parse_chunk(bytes, *n, table))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or(Err(DecodeError::Invalid("snapshot parser panicked")))
+                })
+                .collect()
+        });
+        t.nodes.reserve(count);
+        let mut linked = 0usize;
+        for chunk in parsed {
+            for Parsed { path, node } in chunk? {
+                linked += node.children.len();
+                t.data_size += (path.len() + node.data.as_ref().map_or(0, Bytes::len)) as u64;
+                t.index_kind(path, node.stat.ephemeral_owner, true);
+                t.nodes.insert(path.into(), node);
+            }
+        }
+        // Every node but the root is some node's child, exactly once.
+        if linked + 1 != t.nodes.len() {
+            return Err(DecodeError::Invalid("children lists do not match the nodes"));
         }
         if !t.nodes.contains_key("/") {
             return Err(DecodeError::Invalid("snapshot without a root"));
         }
         t.rebuild_quota_roots();
         Ok(t)
+    }
+}
+
+/// Big-endian reads over the snapshot bytes.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        if self.0.len() < n {
+            return Err(DecodeError::Invalid("snapshot truncated"));
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(head)
+    }
+
+    fn i32(&mut self) -> Result<i32, DecodeError> {
+        let b = self.take(4)?;
+        Ok(i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn i64(&mut self) -> Result<i64, DecodeError> {
+        let b = self.take(8)?;
+        Ok(i64::from_be_bytes([
+            b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+        ]))
+    }
+
+    fn str(&mut self) -> Result<&'a str, DecodeError> {
+        let n = usize::try_from(self.i32()?).map_err(|_| DecodeError::Invalid("path length"))?;
+        std::str::from_utf8(self.take(n)?).map_err(|_| DecodeError::Invalid("path is not UTF-8"))
+    }
+
+    fn data(&mut self) -> Result<Option<Bytes>, DecodeError> {
+        let n = self.i32()?;
+        if n < 0 {
+            return Ok(None);
+        }
+        Ok(Some(Bytes::copy_from_slice(self.take(n as usize)?)))
     }
 }
 
