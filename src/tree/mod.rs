@@ -66,7 +66,7 @@ pub enum Kind {
 pub struct DataTree {
     /// ahash: SipHash dominated snapshot loading; ahash keeps per-process random keys, so
     /// client-chosen paths still cannot be made to collide.
-    nodes: HashMap<Box<str>, Node, ahash::RandomState>,
+    nodes: HashMap<Box<str>, Box<Node>, ahash::RandomState>,
     ephemerals: HashMap<i64, BTreeSet<String>>,
     containers: HashSet<String>,
     ttls: HashSet<String>,
@@ -104,12 +104,12 @@ impl DataTree {
         let add = |t: &mut DataTree, path: &str, acl: Arc<[Acl]>, data: Option<Bytes>| {
             t.nodes.insert(
                 path.into(),
-                Node {
+                Box::new(Node {
                     data,
                     acl,
                     stat: builtin_stat(),
                     children: BTreeSet::new(),
-                },
+                }),
             );
             if let Some((parent, name)) = path::split(path).filter(|_| path != "/") {
                 if let Some(p) = t.nodes.get_mut(parent) {
@@ -175,7 +175,9 @@ impl DataTree {
 
     /// The node at `path`; "" is the root, as in ZooKeeper.
     pub fn node(&self, path: &str) -> Option<&Node> {
-        self.nodes.get(if path.is_empty() { "/" } else { path })
+        self.nodes
+            .get(if path.is_empty() { "/" } else { path })
+            .map(|n| &**n)
     }
 
     /// Classifies an ephemeralOwner value.

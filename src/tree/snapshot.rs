@@ -37,7 +37,7 @@ fn patch_chunk(out: &mut BytesMut, at: usize, count: usize) {
 /// One parsed node, before it goes into the map.
 struct Parsed<'a> {
     path: &'a str,
-    node: Node,
+    node: Box<Node>,
 }
 
 /// Parses `count` nodes from one chunk.
@@ -78,17 +78,19 @@ fn parse_chunk<'a>(
         }
         out.push(Parsed {
             path,
-            node: Node {
+            node: Box::new(Node {
                 data,
                 acl,
                 stat,
                 // Sorted input: the set is bulk-built without comparisons per insert.
                 children: names.into_iter().collect(),
-            },
+            }),
         });
     }
     if !r.0.is_empty() {
-        return Err(DecodeError::Invalid("chunk length does not match its nodes"));
+        return Err(DecodeError::Invalid(
+            "chunk length does not match its nodes",
+        ));
     }
     Ok(out)
 }
@@ -231,7 +233,9 @@ impl DataTree {
         }
         // Every node but the root is some node's child, exactly once.
         if linked + 1 != t.nodes.len() {
-            return Err(DecodeError::Invalid("children lists do not match the nodes"));
+            return Err(DecodeError::Invalid(
+                "children lists do not match the nodes",
+            ));
         }
         if !t.nodes.contains_key("/") {
             return Err(DecodeError::Invalid("snapshot without a root"));
