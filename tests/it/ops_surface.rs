@@ -383,14 +383,21 @@ fn run_bad_config(cfg: &str) -> (Option<i32>, String) {
     let dir = std::env::temp_dir().join(format!("rzk-it-badcfg-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("zoo-{}.cfg", cfg.len()));
-    std::fs::write(&path, format!("dataDir={}\n{cfg}\n", dir.join("data").display())).unwrap();
+    std::fs::write(
+        &path,
+        format!("dataDir={}\n{cfg}\n", dir.join("data").display()),
+    )
+    .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_rzk"))
         .arg("--config")
         .arg(&path)
         .env("RUST_LOG", "error")
         .output()
         .unwrap();
-    (out.status.code(), String::from_utf8_lossy(&out.stderr).to_string())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
 }
 
 #[test]
@@ -398,7 +405,10 @@ fn bad_config_is_one_line_naming_the_key() {
     for (cfg, key) in [
         ("tickTime=fast", "tickTime"),
         ("clientPort=99999", "clientPort"),
-        ("minSessionTimeout=50000\nmaxSessionTimeout=4000", "minSessionTimeout"),
+        (
+            "minSessionTimeout=50000\nmaxSessionTimeout=4000",
+            "minSessionTimeout",
+        ),
         ("maxClientCnxns=-3", "maxClientCnxns"),
         ("admin.serverPort=http", "admin.serverPort"),
         ("forceSync=perhaps", "forceSync"),
@@ -412,7 +422,12 @@ fn bad_config_is_one_line_naming_the_key() {
     let (code, stderr) = Command::new(env!("CARGO_BIN_EXE_rzk"))
         .args(["--config", "/nonexistent/zoo.cfg"])
         .output()
-        .map(|o| (o.status.code(), String::from_utf8_lossy(&o.stderr).to_string()))
+        .map(|o| {
+            (
+                o.status.code(),
+                String::from_utf8_lossy(&o.stderr).to_string(),
+            )
+        })
         .unwrap();
     assert!(matches!(code, Some(c) if c != 0));
     assert!(stderr.contains("/nonexistent/zoo.cfg"), "{stderr}");
