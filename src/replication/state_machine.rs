@@ -146,27 +146,35 @@ impl StateMachine {
 impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError<u64>> {
         let started = std::time::Instant::now();
-        let (applied, payload) = {
+        // Only the view is taken under the lock; encoding runs after it is released.
+        let (applied, view) = {
             let tree = self.shared.read_tree();
-            let applied = self.applied();
-            let mut out = BytesMut::with_capacity(tree.approximate_data_size() as usize * 2 + 1024);
-            encode_meta(&applied, &mut out);
-            tree.encode_snapshot(&mut out);
-            (applied, out)
+            (self.applied(), tree.snapshot_view())
         };
         let paused = started.elapsed();
+        let payload = tokio::task::spawn_blocking(move || {
+            let mut out = BytesMut::new();
+            encode_meta(&applied, &mut out);
+            view.encode(&mut out);
+            (applied, out)
+        })
+        .await
+        .map_err(sm_err)?;
+        let (applied, payload) = payload;
         let last = applied.last.unwrap_or_default();
         let id = SnapshotId {
             term: last.leader_id.term,
             index: last.index,
         };
         let dir = self.dir.clone();
-        let bytes = payload.to_vec();
-        let written = bytes.clone();
-        tokio::task::spawn_blocking(move || snapfile::write(&dir, id, &written))
-            .await
-            .map_err(sm_err)?
-            .map_err(sm_err)?;
+        let bytes: Vec<u8> = payload.into();
+        let (bytes, written) = tokio::task::spawn_blocking(move || {
+            let r = snapfile::write(&dir, id, &bytes);
+            (bytes, r)
+        })
+        .await
+        .map_err(sm_err)?;
+        written.map_err(sm_err)?;
         {
             use crate::ops::metrics::{count, observe, Basic, Counter};
             observe(Basic::SnapshotTime, started.elapsed().as_millis() as u64);

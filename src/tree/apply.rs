@@ -257,7 +257,7 @@ impl DataTree {
         let node_acl = node.acl.clone();
         self.index_kind(full, node.stat.ephemeral_owner, true);
         self.data_size += (full.len() + node.data.as_ref().map_or(0, Bytes::len)) as u64;
-        self.nodes.insert(full.into(), Box::new(node));
+        self.nodes.insert(full, node);
         let parent = self
             .nodes
             .get_mut(parent_path)
@@ -375,7 +375,7 @@ impl DataTree {
     /// Unlinks a childless node and fires NodeDeleted and the parent's NodeChildrenChanged.
     fn remove_node(&mut self, cx: &mut Cx<'_>, target: &str) {
         // Invariant: callers checked that the node exists and has a parent.
-        let node = *self.nodes.remove(target).expect("checked by caller");
+        let node = self.nodes.remove(target).expect("checked by caller");
         let (parent_path, name) = path::split(target).expect("checked by caller");
         self.index_kind(target, node.stat.ephemeral_owner, false);
         self.data_size = self
@@ -438,7 +438,7 @@ impl DataTree {
         if let Some(u) = cx.undo.as_mut() {
             u.push(Undo::Changed {
                 path: target.to_string(),
-                node: (**node).clone(),
+                node: node.clone(),
             });
         }
         node.data = data;
@@ -482,7 +482,7 @@ impl DataTree {
         if let Some(u) = cx.undo.as_mut() {
             u.push(Undo::Changed {
                 path: target.to_string(),
-                node: (**node).clone(),
+                node: node.clone(),
             });
         }
         node.acl = acl;
@@ -649,14 +649,14 @@ impl DataTree {
                             p.stat.pzxid = parent_pzxid;
                         }
                     }
-                    self.nodes.insert(path.into(), Box::new(node));
+                    self.nodes.insert(&path, node);
                 }
                 Undo::Changed { path, node } => {
                     if let Some(n) = self.nodes.get_mut(path.as_str()) {
                         let old = n.data.as_ref().map_or(0, Bytes::len) as u64;
                         let new = node.data.as_ref().map_or(0, Bytes::len) as u64;
                         self.data_size = (self.data_size + new).saturating_sub(old);
-                        **n = node;
+                        *n = node;
                     }
                 }
             }

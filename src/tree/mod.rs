@@ -10,12 +10,14 @@
 
 mod acl;
 mod apply;
+mod node_map;
 pub mod path;
 mod quota;
 mod snapshot;
 
 pub use acl::{allows as acl_allows, base64, digest_id};
 pub use apply::{Applied, Event};
+pub use snapshot::TreeView;
 
 use bytes::Bytes;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -64,9 +66,7 @@ pub enum Kind {
 /// The tree.
 #[derive(Debug, Clone)]
 pub struct DataTree {
-    /// ahash: SipHash dominated snapshot loading; ahash keeps per-process random keys, so
-    /// client-chosen paths still cannot be made to collide.
-    nodes: HashMap<Box<str>, Box<Node>, ahash::RandomState>,
+    nodes: node_map::NodeMap,
     ephemerals: HashMap<i64, BTreeSet<String>>,
     containers: HashSet<String>,
     ttls: HashSet<String>,
@@ -88,7 +88,7 @@ impl DataTree {
     /// A fresh tree: "/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config".
     pub fn new(opts: Options) -> DataTree {
         let mut t = DataTree {
-            nodes: HashMap::default(),
+            nodes: node_map::NodeMap::default(),
             ephemerals: HashMap::new(),
             containers: HashSet::new(),
             ttls: HashSet::new(),
@@ -103,13 +103,13 @@ impl DataTree {
         let read = t.intern(Acl::read_unsafe());
         let add = |t: &mut DataTree, path: &str, acl: Arc<[Acl]>, data: Option<Bytes>| {
             t.nodes.insert(
-                path.into(),
-                Box::new(Node {
+                path,
+                Node {
                     data,
                     acl,
                     stat: builtin_stat(),
                     children: BTreeSet::new(),
-                }),
+                },
             );
             if let Some((parent, name)) = path::split(path).filter(|_| path != "/") {
                 if let Some(p) = t.nodes.get_mut(parent) {
@@ -175,9 +175,7 @@ impl DataTree {
 
     /// The node at `path`; "" is the root, as in ZooKeeper.
     pub fn node(&self, path: &str) -> Option<&Node> {
-        self.nodes
-            .get(if path.is_empty() { "/" } else { path })
-            .map(|n| &**n)
+        self.nodes.get(if path.is_empty() { "/" } else { path })
     }
 
     /// Classifies an ephemeralOwner value.

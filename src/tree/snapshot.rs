@@ -16,6 +16,7 @@
 //! roots are rebuilt on load. Decoding is hand-written over the byte slice (no per-field parser calls, one
 //! allocation per path and per data buffer) because restart time is dominated by it.
 
+use super::node_map::View;
 use super::{DataTree, Node, Options};
 use bytes::{BufMut, Bytes, BytesMut};
 use std::collections::HashMap;
@@ -37,7 +38,7 @@ fn patch_chunk(out: &mut BytesMut, at: usize, count: usize) {
 /// One parsed node, before it goes into the map.
 struct Parsed<'a> {
     path: &'a str,
-    node: Box<Node>,
+    node: Arc<Node>,
 }
 
 /// Parses `count` nodes from one chunk.
@@ -78,7 +79,7 @@ fn parse_chunk<'a>(
         }
         out.push(Parsed {
             path,
-            node: Box::new(Node {
+            node: Arc::new(Node {
                 data,
                 acl,
                 stat,
@@ -100,15 +101,22 @@ fn put_str(out: &mut BytesMut, s: &str) {
     out.put_slice(s.as_bytes());
 }
 
-impl DataTree {
-    /// Appends the snapshot encoding of the whole tree.
-    pub fn encode_snapshot(&self, out: &mut BytesMut) {
+/// The tree at one log position, shared with the live tree (see [`super::node_map`]): taken
+/// under the tree lock in one pass, encoded after the lock is released.
+pub struct TreeView {
+    last_zxid: i64,
+    sessions: Vec<(i64, i32)>,
+    acls: Vec<Arc<[Acl]>>,
+    nodes: View,
+}
+
+impl TreeView {
+    /// Appends the snapshot encoding.
+    pub fn encode(&self, out: &mut BytesMut) {
         VERSION.encode(out);
         self.last_zxid.encode(out);
-        let mut sessions: Vec<(i64, i32)> = self.sessions().collect();
-        sessions.sort_unstable();
-        (sessions.len() as i32).encode(out);
-        for (id, t) in sessions {
+        (self.sessions.len() as i32).encode(out);
+        for (id, t) in &self.sessions {
             id.encode(out);
             t.encode(out);
         }
@@ -125,39 +133,47 @@ impl DataTree {
         out.put_i64(self.nodes.len() as i64);
         out.put_i32(CHUNKS as i32);
         let per_chunk = self.nodes.len().div_ceil(CHUNKS).max(1);
-        let mut header = 0;
-        let mut in_chunk = 0;
-        let mut chunks_written = 0;
-        for (p, n) in &self.nodes {
-            if in_chunk == 0 {
-                header = out.len();
-                out.put_i64(0);
-                out.put_i64(0);
-                chunks_written += 1;
+        for chunk in self.nodes.chunks(per_chunk) {
+            let header = out.len();
+            out.put_i64(0);
+            out.put_i64(0);
+            for (p, n) in chunk {
+                put_str(out, p);
+                n.data.encode(out);
+                let key = Arc::as_ptr(&n.acl) as *const Acl as usize;
+                // Invariant: every node's ACL came from `intern`, so it is in the table.
+                out.put_i32(index.get(&key).copied().unwrap_or(-1));
+                n.stat.encode(out);
+                out.put_i32(n.children.len() as i32);
+                for c in &n.children {
+                    put_str(out, c);
+                }
             }
-            put_str(out, p);
-            n.data.encode(out);
-            let key = Arc::as_ptr(&n.acl) as *const Acl as usize;
-            // Invariant: every node's ACL came from `intern`, so it is in the table.
-            out.put_i32(index.get(&key).copied().unwrap_or(-1));
-            n.stat.encode(out);
-            out.put_i32(n.children.len() as i32);
-            for c in &n.children {
-                put_str(out, c);
-            }
-            in_chunk += 1;
-            if in_chunk == per_chunk {
-                patch_chunk(out, header, in_chunk);
-                in_chunk = 0;
-            }
+            patch_chunk(out, header, chunk.len());
         }
-        if in_chunk > 0 {
-            patch_chunk(out, header, in_chunk);
-        }
-        for _ in chunks_written..CHUNKS {
+        for _ in self.nodes.chunks(per_chunk).count()..CHUNKS {
             out.put_i64(0);
             out.put_i64(0);
         }
+    }
+}
+
+impl DataTree {
+    /// Takes a [`TreeView`]: reference-count increments only, so the caller's lock is short.
+    pub fn snapshot_view(&self) -> TreeView {
+        let mut sessions: Vec<(i64, i32)> = self.sessions().collect();
+        sessions.sort_unstable();
+        TreeView {
+            last_zxid: self.last_zxid,
+            sessions,
+            acls: self.acls.iter().cloned().collect(),
+            nodes: self.nodes.view(),
+        }
+    }
+
+    /// Appends the snapshot encoding of the whole tree.
+    pub fn encode_snapshot(&self, out: &mut BytesMut) {
+        self.snapshot_view().encode(out);
     }
 
     /// Rebuilds a tree from [`DataTree::encode_snapshot`] output.
@@ -228,7 +244,7 @@ impl DataTree {
                 linked += node.children.len();
                 t.data_size += (path.len() + node.data.as_ref().map_or(0, Bytes::len)) as u64;
                 t.index_kind(path, node.stat.ephemeral_owner, true);
-                t.nodes.insert(path.into(), node);
+                t.nodes.insert_shared(path, node);
             }
         }
         // Every node but the root is some node's child, exactly once.
