@@ -7,5 +7,6 @@ mod handshake;
 mod harness;
 mod ops;
 mod ops_surface;
+mod readme;
 mod sessions;
 mod watches;
