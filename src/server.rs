@@ -109,6 +109,13 @@ fn ms(since: Instant) -> u64 {
 /// The client port can't be bound, storage can't be recovered, or Raft fails to start.
 pub async fn run(config: Config) -> io::Result<()> {
     let started = Instant::now();
+    if config.quorum.is_quorum_mode() {
+        // Serving alone from an ensemble's config would split the ensemble's data.
+        return Err(other(format!(
+            "this zoo.cfg describes an ensemble ({} server.N lines); rzk serves standalone only in this version",
+            config.quorum.members.len()
+        )));
+    }
     let data_dir = config.data_dir.join("rzk");
     let log_dir = config.data_log_dir.join("rzk");
     for d in [&data_dir, &log_dir] {

@@ -3,6 +3,12 @@
 //! as `zookeeper.<key>` system properties are accepted here without the prefix, and also with
 //! it. Unknown keys are warned about once; bad values are one error naming the key.
 
+mod properties;
+mod quorum;
+
+pub use properties::parse_properties;
+pub use quorum::{Member, Quorum, Role};
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
@@ -62,6 +68,8 @@ pub struct Config {
     /// metricsProvider.httpHost / httpPort.
     pub metrics_address: IpAddr,
     pub metrics_port: u16,
+    /// server.N lines, myid and standaloneEnabled.
+    pub quorum: Quorum,
     /// The configuration file's text (AdminServer `initial_configuration`).
     pub initial_text: String,
     /// Every key as read, for `conf`-like reports.
@@ -100,82 +108,13 @@ impl Default for Config {
             metrics_address: IpAddr::from([127, 0, 0, 1]),
             metrics_port: 7000,
             initial_text: String::new(),
+            quorum: Quorum {
+                standalone_enabled: true,
+                ..Quorum::default()
+            },
             raw: BTreeMap::new(),
         }
     }
-}
-
-/// Parses Java properties text into key/value pairs, in order.
-pub fn parse_properties(text: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut lines = text.lines();
-    while let Some(line) = lines.next() {
-        let mut logical = line.trim_start().to_string();
-        if logical.is_empty() || logical.starts_with('#') || logical.starts_with('!') {
-            continue;
-        }
-        while ends_with_odd_backslashes(&logical) {
-            logical.pop();
-            match lines.next() {
-                Some(next) => logical.push_str(next.trim_start()),
-                None => break,
-            }
-        }
-        let (key, value) = split_key_value(&logical);
-        out.push((unescape(key.trim()), unescape(value.trim())));
-    }
-    out
-}
-
-fn ends_with_odd_backslashes(s: &str) -> bool {
-    s.chars().rev().take_while(|c| *c == '\\').count() % 2 == 1
-}
-
-fn split_key_value(line: &str) -> (&str, &str) {
-    let mut escaped = false;
-    for (i, c) in line.char_indices() {
-        if escaped {
-            escaped = false;
-            continue;
-        }
-        match c {
-            '\\' => escaped = true,
-            '=' | ':' => return (&line[..i], &line[i + 1..]),
-            c if c.is_whitespace() => {
-                let rest = line[i..].trim_start();
-                let rest = rest.strip_prefix(['=', ':']).unwrap_or(rest);
-                return (&line[..i], rest);
-            }
-            _ => {}
-        }
-    }
-    (line, "")
-}
-
-fn unescape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('t') => out.push('\t'),
-            Some('n') => out.push('\n'),
-            Some('r') => out.push('\r'),
-            Some('f') => out.push('\u{c}'),
-            Some('u') => {
-                let hex: String = chars.by_ref().take(4).collect();
-                if let Some(ch) = u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
-                    out.push(ch);
-                }
-            }
-            Some(other) => out.push(other),
-            None => {}
-        }
-    }
-    out
 }
 
 fn int<T: std::str::FromStr>(key: &str, v: &str) -> Result<T, ConfigError> {
@@ -315,6 +254,10 @@ impl Config {
         }
         let mut c = Config::from_properties(&props)?;
         c.initial_text = text;
+        // As ZooKeeper: myid is needed in quorum mode only (a lone server.N line is ignored).
+        if c.quorum.is_quorum_mode() {
+            c.quorum.my_id = Some(quorum::read_my_id(&c.data_dir)?);
+        }
         Ok(c)
     }
 
@@ -398,8 +341,12 @@ impl Config {
                 | "observerMasterPort" => {
                     int::<i64>(key, v)?;
                 }
-                "standaloneEnabled"
-                | "localSessionsEnabled"
+                "standaloneEnabled" => c.quorum.standalone_enabled = boolean(key, v)?,
+                k if k.starts_with("server.") => {
+                    let m = quorum::parse_member(k, v)?;
+                    c.quorum.members.insert(m.id, m);
+                }
+                "localSessionsEnabled"
                 | "localSessionsUpgradingEnabled"
                 | "quorumListenOnAllIPs"
                 | "syncEnabled"
