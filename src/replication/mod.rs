@@ -15,8 +15,8 @@
 
 mod applier;
 pub mod log_store;
-mod network;
-pub use network::NoPeers as NoPeersNetwork;
+pub mod peer;
+pub use peer::NoPeers as NoPeersNetwork;
 mod pending;
 pub mod state_machine;
 #[cfg(test)]

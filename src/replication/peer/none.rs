@@ -1,7 +1,6 @@
-//! Peer transport. A standalone server has no peers, so every RPC reports the target
-//! unreachable; the ensemble's TCP transport replaces this (issue 8).
+//! A standalone server has no peers: every RPC reports the target unreachable.
 
-use super::TypeConfig;
+use crate::replication::TypeConfig;
 use openraft::error::{InstallSnapshotError, RPCError, RaftError, Unreachable};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
