@@ -3,7 +3,10 @@
 //!
 //! | message          | layout                                                            |
 //! |------------------|-------------------------------------------------------------------|
-//! | request          | byte kind (1 append, 2 vote, 3 snapshot chunk), then the body     |
+//! | request          | byte kind (1 append, 2 vote, 3 snapshot chunk, 4 forward, 5 read index, 6 touch), then the body |
+//! | forward          | a follower's client write for the leader to propose: Txn          |
+//! | read index       | (empty): the leader's linearizable read point, for sync           |
+//! | touch            | int n, n × long session id: sessions with client activity         |
 //! | append           | Vote, opt LogId prev, int n, n × Entry, opt LogId commit          |
 //! | vote             | Vote, opt LogId last                                              |
 //! | snapshot chunk   | Vote, SnapshotMeta, long offset, buffer data, boolean done        |
@@ -11,12 +14,17 @@
 //! | append response  | byte (0 success, 1 partial + opt LogId, 2 conflict, 3 higher + Vote) |
 //! | vote response    | Vote, boolean granted, opt LogId last                             |
 //! | snapshot resp.   | Vote                                                              |
+//! | forward resp.    | boolean proposed (false: not the leader)                          |
+//! | read index resp. | opt LogId                                                         |
+//! | touch resp.      | (empty)                                                           |
 //! | error            | ustring message                                                   |
 
 use super::super::wire::{
-    decode_entry, decode_log_id, decode_membership, encode_entry, encode_log_id, encode_membership,
+    decode_entry, decode_log_id, decode_membership, decode_txn, encode_entry, encode_log_id,
+    encode_membership, encode_txn,
 };
 use super::super::TypeConfig;
+use crate::txn::Txn;
 use bytes::{BufMut, BytesMut};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
@@ -39,6 +47,9 @@ pub enum PeerRequest {
     Append(AppendEntriesRequest<TypeConfig>),
     Vote(VoteRequest<u64>),
     Snapshot(InstallSnapshotRequest<TypeConfig>),
+    Forward(Txn),
+    ReadIndex,
+    Touch(Vec<i64>),
 }
 
 /// The answer; `Error` carries the remote Raft error's text.
@@ -47,6 +58,9 @@ pub enum PeerResponse {
     Append(AppendEntriesResponse<u64>),
     Vote(VoteResponse<u64>),
     Snapshot(InstallSnapshotResponse<u64>),
+    Forwarded(bool),
+    ReadIndex(Option<LogId<u64>>),
+    Touched,
     Error(String),
 }
 
@@ -142,6 +156,18 @@ impl PeerRequest {
                 out.put_slice(&r.data);
                 out.put_u8(u8::from(r.done));
             }
+            PeerRequest::Forward(t) => {
+                out.put_u8(4);
+                encode_txn(t, out);
+            }
+            PeerRequest::ReadIndex => out.put_u8(5),
+            PeerRequest::Touch(ids) => {
+                out.put_u8(6);
+                out.put_i32(ids.len() as i32);
+                for id in ids {
+                    out.put_i64(*id);
+                }
+            }
         }
     }
 
@@ -196,6 +222,17 @@ impl PeerRequest {
                     done,
                 })
             }
+            4 => PeerRequest::Forward(decode_txn(input)?),
+            5 => PeerRequest::ReadIndex,
+            6 => {
+                let n = i32::decode_next(input, LIM)?;
+                let mut ids =
+                    Vec::with_capacity(usize::try_from(n).unwrap_or(0).min(input.len() / 8));
+                for _ in 0..n.max(0) {
+                    ids.push(i64::decode_next(input, LIM)?);
+                }
+                PeerRequest::Touch(ids)
+            }
             k => {
                 return Err(DecodeError::Unknown {
                     what: "peer request kind",
@@ -239,6 +276,15 @@ impl PeerResponse {
                 out.put_u8(3);
                 put_vote(&r.vote, out);
             }
+            PeerResponse::Forwarded(ok) => {
+                out.put_u8(4);
+                out.put_u8(u8::from(*ok));
+            }
+            PeerResponse::ReadIndex(id) => {
+                out.put_u8(5);
+                put_opt_log_id(id, out);
+            }
+            PeerResponse::Touched => out.put_u8(6),
         }
     }
 
@@ -270,6 +316,9 @@ impl PeerResponse {
             3 => PeerResponse::Snapshot(InstallSnapshotResponse {
                 vote: get_vote(input)?,
             }),
+            4 => PeerResponse::Forwarded(bool::decode_next(input, LIM)?),
+            5 => PeerResponse::ReadIndex(get_opt_log_id(input)?),
+            6 => PeerResponse::Touched,
             k => {
                 return Err(DecodeError::Unknown {
                     what: "peer response kind",

@@ -4,6 +4,7 @@
 
 use super::super::{Raft, TypeConfig};
 use super::rpc::{PeerRequest, PeerResponse, MAX_FRAME};
+use crate::txn::Txn;
 use bytes::BytesMut;
 use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, Unreachable};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
@@ -13,6 +14,7 @@ use openraft::raft::{
 };
 use openraft::BasicNode;
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -166,8 +168,18 @@ impl RaftNetwork<TypeConfig> for TcpPeer {
     }
 }
 
-/// Serves peer requests on the quorum port until `stop`.
-pub async fn serve(raft: Raft, listener: TcpListener, stop: CancellationToken) {
+/// Records client activity on sessions (forwarded by followers to the leader).
+pub type TouchFn = Arc<dyn Fn(&[i64]) + Send + Sync>;
+
+/// Serves peer requests on the quorum port until `stop`. `id` is this member's id; `touch`
+/// records client activity forwarded by followers (the leader expires sessions).
+pub async fn serve(
+    id: u64,
+    raft: Raft,
+    touch: TouchFn,
+    listener: TcpListener,
+    stop: CancellationToken,
+) {
     loop {
         let (mut s, peer) = tokio::select! {
             a = listener.accept() => match a {
@@ -183,6 +195,7 @@ pub async fn serve(raft: Raft, listener: TcpListener, stop: CancellationToken) {
         let _ = s.set_nodelay(true);
         let raft = raft.clone();
         let stop = stop.clone();
+        let touch = touch.clone();
         tokio::spawn(async move {
             loop {
                 let frame = tokio::select! {
@@ -191,7 +204,7 @@ pub async fn serve(raft: Raft, listener: TcpListener, stop: CancellationToken) {
                 };
                 let Ok(frame) = frame else { return };
                 let resp = match PeerRequest::decode(&frame) {
-                    Ok(req) => answer(&raft, req).await,
+                    Ok(req) => answer(id, &raft, &*touch, req).await,
                     Err(e) => {
                         tracing::warn!(%peer, error = %e, "malformed peer request; closing");
                         return;
@@ -207,8 +220,31 @@ pub async fn serve(raft: Raft, listener: TcpListener, stop: CancellationToken) {
     }
 }
 
-async fn answer(raft: &Raft, req: PeerRequest) -> PeerResponse {
+fn is_leader(id: u64, raft: &Raft) -> bool {
+    raft.metrics().borrow().current_leader == Some(id)
+}
+
+async fn answer(
+    id: u64,
+    raft: &Raft,
+    touch: &(dyn Fn(&[i64]) + Send + Sync),
+    req: PeerRequest,
+) -> PeerResponse {
     match req {
+        PeerRequest::Forward(txn) => {
+            if !is_leader(id, raft) {
+                return PeerResponse::Forwarded(false);
+            }
+            PeerResponse::Forwarded(raft.client_write_ff(txn).await.is_ok())
+        }
+        PeerRequest::ReadIndex => match raft.get_read_log_id().await {
+            Ok((read, _applied)) => PeerResponse::ReadIndex(read),
+            Err(e) => PeerResponse::Error(e.to_string()),
+        },
+        PeerRequest::Touch(ids) => {
+            touch(&ids);
+            PeerResponse::Touched
+        }
         PeerRequest::Append(r) => match raft.append_entries(r).await {
             Ok(x) => PeerResponse::Append(x),
             Err(e) => PeerResponse::Error(e.to_string()),
@@ -221,5 +257,121 @@ async fn answer(raft: &Raft, req: PeerRequest) -> PeerResponse {
             Ok(x) => PeerResponse::Snapshot(x),
             Err(e) => PeerResponse::Error(e.to_string()),
         },
+    }
+}
+
+/// Why a request to the leader did not go through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkError {
+    /// No leader is known, or the one asked is no longer leader.
+    NoLeader,
+    /// The leader could not be reached or answered badly.
+    Io(String),
+}
+
+/// A follower's link to the current leader for forwarded writes, read indexes and session
+/// touches. One request is in flight at a time; the link follows leader changes.
+pub struct LeaderLink {
+    raft: Raft,
+    conn: tokio::sync::Mutex<Option<(u64, TcpStream)>>,
+}
+
+impl std::fmt::Debug for LeaderLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LeaderLink")
+    }
+}
+
+/// How long a request to the leader may take.
+const LINK_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl LeaderLink {
+    pub fn new(raft: Raft) -> LeaderLink {
+        LeaderLink {
+            raft,
+            conn: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    async fn call(&self, req: PeerRequest) -> Result<PeerResponse, LinkError> {
+        let (leader, addr) = {
+            let m = self.raft.metrics().borrow().clone();
+            let leader = m.current_leader.ok_or(LinkError::NoLeader)?;
+            let addr = m
+                .membership_config
+                .membership()
+                .get_node(&leader)
+                .map(|n| n.addr.clone())
+                .ok_or(LinkError::NoLeader)?;
+            (leader, addr)
+        };
+        let mut body = BytesMut::new();
+        req.encode(&mut body);
+        let mut guard = self.conn.lock().await;
+        if guard.as_ref().is_none_or(|(l, _)| *l != leader) {
+            let s = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&addr))
+                .await
+                .map_err(|_| LinkError::Io(format!("connecting to leader {leader} timed out")))?
+                .map_err(|e| LinkError::Io(e.to_string()))?;
+            let _ = s.set_nodelay(true);
+            *guard = Some((leader, s));
+        }
+        let Some((_, s)) = guard.as_mut() else {
+            return Err(LinkError::NoLeader);
+        };
+        let exchange = async {
+            write_frame(s, &body).await?;
+            read_frame(s).await
+        };
+        let reply = match tokio::time::timeout(LINK_TIMEOUT, exchange).await {
+            Ok(Ok(b)) => b,
+            Ok(Err(e)) => {
+                *guard = None;
+                return Err(LinkError::Io(e.to_string()));
+            }
+            Err(_) => {
+                *guard = None;
+                return Err(LinkError::Io("leader did not answer in time".into()));
+            }
+        };
+        PeerResponse::decode(&reply).map_err(|e| {
+            *guard = None;
+            LinkError::Io(e.to_string())
+        })
+    }
+
+    /// Hands a client write to the leader, which proposes it.
+    ///
+    /// # Errors
+    /// No leader, or it could not be reached.
+    pub async fn forward(&self, txn: Txn) -> Result<(), LinkError> {
+        match self.call(PeerRequest::Forward(txn)).await? {
+            PeerResponse::Forwarded(true) => Ok(()),
+            PeerResponse::Forwarded(false) => Err(LinkError::NoLeader),
+            other => Err(LinkError::Io(format!("unexpected answer {other:?}"))),
+        }
+    }
+
+    /// The leader's linearizable read point (its read index).
+    ///
+    /// # Errors
+    /// No leader, or it could not confirm its leadership.
+    pub async fn read_index(&self) -> Result<Option<openraft::LogId<u64>>, LinkError> {
+        match self.call(PeerRequest::ReadIndex).await? {
+            PeerResponse::ReadIndex(id) => Ok(id),
+            PeerResponse::Error(_) => Err(LinkError::NoLeader),
+            other => Err(LinkError::Io(format!("unexpected answer {other:?}"))),
+        }
+    }
+
+    /// Tells the leader these sessions are active.
+    ///
+    /// # Errors
+    /// No leader, or it could not be reached.
+    pub async fn touch(&self, sessions: Vec<i64>) -> Result<(), LinkError> {
+        match self.call(PeerRequest::Touch(sessions)).await? {
+            PeerResponse::Touched => Ok(()),
+            other => Err(LinkError::Io(format!("unexpected answer {other:?}"))),
+        }
     }
 }

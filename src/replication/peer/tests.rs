@@ -58,7 +58,13 @@ async fn start(id: u64, dir: &PathBuf, listener: TcpListener) -> Member {
         .await
         .unwrap();
     let stop = CancellationToken::new();
-    tokio::spawn(tcp::serve(raft.clone(), listener, stop.clone()));
+    let sessions = shared.clone();
+    let touch = Arc::new(move |ids: &[i64]| {
+        for id in ids {
+            sessions.sessions.touch(*id, crate::clock::now_ms());
+        }
+    });
+    tokio::spawn(tcp::serve(id, raft.clone(), touch, listener, stop.clone()));
     Member { raft, shared, stop }
 }
 
