@@ -19,6 +19,9 @@ pub async fn expire_sessions(shared: Arc<Shared>) {
             _ = tokio::time::sleep(wait) => {}
             _ = shared.shutdown.cancelled() => return,
         }
+        if !shared.log().is_leader() {
+            continue; // only the leader expires sessions
+        }
         for id in shared.sessions.take_expired(crate::clock::now_ms()) {
             tracing::info!(session = format_args!("0x{id:x}"), "session expired");
             crate::ops::metrics::count(crate::ops::metrics::Counter::StaleSessionsExpired, 1);
@@ -45,6 +48,9 @@ pub async fn reap_containers(shared: Arc<Shared>) {
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
             _ = shared.shutdown.cancelled() => return,
+        }
+        if !shared.log().is_leader() {
+            continue;
         }
         let limit = ((per_minute as u128 * interval.as_millis()) / 60_000).max(1) as usize;
         let paths = shared.read_tree().reapable(crate::clock::now_ms(), limit);

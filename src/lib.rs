@@ -10,6 +10,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod ensemble;
 pub mod housekeeping;
 pub mod net;
 pub mod ops;

@@ -45,14 +45,10 @@ fn load_snapshot(dir: &Path, opts: Options) -> (Applied, DataTree) {
     (Applied::default(), DataTree::new(opts))
 }
 
-/// Recovers state and starts Raft; returns once this server has applied everything it logged.
-async fn start_raft(
-    shared: &Arc<Shared>,
-    applied: Applied,
-    snap_dir: &Path,
-    log: LogStore,
-) -> io::Result<Raft> {
-    let config = &shared.config;
+/// openraft's settings: heartbeats and election timeouts in milliseconds (tight, so that a
+/// new leader is in place well within ZooKeeper's tick-based limits), snapshots every
+/// snapCount entries.
+fn raft_config(config: &Config) -> io::Result<Arc<openraft::Config>> {
     let raft_config = openraft::Config {
         cluster_name: "rzk".into(),
         heartbeat_interval: 50,
@@ -63,11 +59,22 @@ async fn start_raft(
         max_payload_entries: 1000,
         ..Default::default()
     };
-    let raft_config = Arc::new(
+    Ok(Arc::new(
         raft_config
             .validate()
             .map_err(|e| other(format!("raft config: {e}")))?,
-    );
+    ))
+}
+
+/// Recovers state and starts Raft; returns once this server has applied everything it logged.
+async fn start_raft(
+    shared: &Arc<Shared>,
+    applied: Applied,
+    snap_dir: &Path,
+    log: LogStore,
+) -> io::Result<Raft> {
+    let config = &shared.config;
+    let raft_config = raft_config(config)?;
     let fresh = log.is_empty() && applied.last.is_none();
     log.set_purged_if_empty(applied.last);
     let sm = StateMachine::new(shared.clone(), applied, snap_dir.to_path_buf());
@@ -109,20 +116,28 @@ fn ms(since: Instant) -> u64 {
 /// The client port can't be bound, storage can't be recovered, or Raft fails to start.
 pub async fn run(config: Config) -> io::Result<()> {
     let started = Instant::now();
-    if config.quorum.is_quorum_mode() {
-        // Serving alone from an ensemble's config would split the ensemble's data.
-        return Err(other(format!(
-            "this zoo.cfg describes an ensemble ({} server.N lines); rzk serves standalone only in this version",
-            config.quorum.members.len()
-        )));
-    }
     let data_dir = config.data_dir.join("rzk");
     let log_dir = config.data_log_dir.join("rzk");
     for d in [&data_dir, &log_dir] {
         std::fs::create_dir_all(d)
             .map_err(|e| io::Error::new(e.kind(), format!("cannot create {}: {e}", d.display())))?;
     }
-    let addr = SocketAddr::new(config.client_address, config.client_port);
+    let ensemble = config.quorum.is_quorum_mode();
+    let (server_id, client_addr) = if ensemble {
+        let me = crate::ensemble::me_of(&config)?;
+        // `server.N=...;[host:]port` gives the client address; else clientPort(Address).
+        let addr = match &me.client {
+            Some((h, p)) => SocketAddr::new(h.parse().unwrap_or(config.client_address), *p),
+            None => SocketAddr::new(config.client_address, config.client_port),
+        };
+        (me.id, addr)
+    } else {
+        (
+            STANDALONE_ID,
+            SocketAddr::new(config.client_address, config.client_port),
+        )
+    };
+    let addr = client_addr;
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
@@ -141,11 +156,26 @@ pub async fn run(config: Config) -> io::Result<()> {
     let log = LogStore::open(&log_dir, config.segment_bytes, config.force_sync)
         .map_err(|e| other(e.to_string()))?;
     check_no_gap(&log, &applied).await?;
-    let sessions = Sessions::new(1, i64::from(config.tick_time_ms), crate::clock::now_ms());
+    let sessions = Sessions::new(
+        server_id as u8,
+        i64::from(config.tick_time_ms),
+        crate::clock::now_ms(),
+    );
     let shared = Arc::new(Shared::new(config, tree, sessions));
     shared.stats.snapshot_taken(snapshot_zxid);
     let replay_started = Instant::now();
-    let raft = start_raft(&shared, applied, &snap_dir, log).await?;
+    let raft = if ensemble {
+        crate::ensemble::start_raft(
+            &shared,
+            raft_config(&shared.config)?,
+            applied,
+            &snap_dir,
+            log,
+        )
+        .await?
+    } else {
+        start_raft(&shared, applied, &snap_dir, log).await?
+    };
     let replayed = raft
         .metrics()
         .borrow()
@@ -154,7 +184,14 @@ pub async fn run(config: Config) -> io::Result<()> {
     metrics::observe(Basic::StartupTxnsLoadTime, ms(replay_started));
     metrics::observe(Basic::StartupTxnsLoaded, replayed);
     metrics::observe(Basic::DbInitTime, ms(started));
-    shared.set_log(Log::new(raft.clone()));
+    if ensemble {
+        let observer =
+            crate::ensemble::me_of(&shared.config)?.role == crate::config::Role::Observer;
+        shared.set_log(Log::ensemble(raft.clone(), server_id, observer));
+        tokio::spawn(crate::ensemble::duties(shared.clone()));
+    } else {
+        shared.set_log(Log::new(raft.clone()));
+    }
     // Sessions restored from a snapshot get a fresh full timeout, as in ZooKeeper.
     let restored: Vec<(i64, i32)> = shared.read_tree().sessions().collect();
     let now = crate::clock::now_ms();

@@ -42,6 +42,9 @@ pub async fn run(
         .map_err(|e| format!("handshake: {e}"))?;
     let req = ConnectRequest::decode_from(&frame, Limits::DEFAULT)
         .map_err(|e| format!("garbage handshake: {e}"))?;
+    if shared.log().is_ensemble() && !shared.log().has_leader() {
+        return Err("not serving: this server has no quorum".into());
+    }
     let last = shared.last_zxid();
     if req.last_zxid_seen > last {
         return Err(format!(

@@ -31,8 +31,15 @@ pub async fn serve(
 ) {
     let peer = rd.peer_addr().ok();
     let name = word.as_str();
+    let serving = !shared.log().is_ensemble() || shared.log().has_leader();
     let text = if !shared.config.allows_word(name) {
         format!("{name} is not executed because it is not in the whitelist.\n")
+    } else if !serving && !matches!(word, W::Ruok | W::Envi | W::Isro | W::Gtmk | W::Stmk) {
+        let mut t = "This ZooKeeper instance is not currently serving requests".to_string();
+        if word != W::Hash {
+            t.push('\n');
+        }
+        t
     } else if word == W::Stmk {
         while buf.len() < 12 {
             match tokio::time::timeout(
@@ -81,7 +88,7 @@ fn srvr_body(shared: &Shared, out: &mut String) {
     let _ = writeln!(out, "Connections: {}", shared.lock_conns().len() + 1);
     let _ = writeln!(out, "Outstanding: {}", shared.pending.len());
     let _ = writeln!(out, "Zxid: 0x{:x}", tree.last_zxid());
-    let _ = writeln!(out, "Mode: standalone");
+    let _ = writeln!(out, "Mode: {}", super::report::server_state(shared));
     let _ = writeln!(out, "Node count: {}", tree.node_count());
 }
 

@@ -47,9 +47,9 @@ impl Val {
     }
 }
 
-/// `standalone` (the ensemble reports leader/follower/observer).
-pub fn server_state(_shared: &Shared) -> &'static str {
-    "standalone"
+/// standalone, leader, follower or observer.
+pub fn server_state(shared: &Shared) -> &'static str {
+    shared.log().mode()
 }
 
 /// ZooKeeper's gauges, in the order 3.8's mntr prints them.

@@ -31,42 +31,28 @@ use openraft::BasicNode;
 use std::io::Cursor;
 
 openraft::declare_raft_types!(
-    /// rzk's openraft types: the log carries [`Txn`]s; outcomes travel through [`Pending`].
+    /// rzk's openraft types: the log carries [`Txn`]s; outcomes travel through [`Pending`]
+    /// after the local apply, so proposals drop openraft's own answer (`client_write_ff`).
     pub TypeConfig:
         D = Txn,
         R = (),
         NodeId = u64,
         Node = BasicNode,
         SnapshotData = Cursor<Vec<u8>>,
-        Responder = Unanswered,
 );
 
-/// Proposals are answered through [`Pending`] after the local apply, not through openraft's
-/// responder; this one drops openraft's answer. A failed write on a node that stopped being
-/// leader is noticed by the connection (its write never completes, then it is closed).
-pub struct Unanswered;
-
-impl openraft::raft::responder::Responder<TypeConfig> for Unanswered {
-    type Receiver = ();
-
-    fn from_app_data(app_data: Txn) -> (Txn, Self, ()) {
-        (app_data, Unanswered, ())
-    }
-
-    fn send(self, result: openraft::raft::ClientWriteResult<TypeConfig>) {
-        if let Err(e) = result {
-            tracing::info!(error = %e, "write not committed by this node");
-        }
-    }
-}
-
-/// The Raft handle.
 pub type Raft = openraft::Raft<TypeConfig>;
 
 /// The proposing end of the log.
 #[derive(Clone)]
 pub struct Log {
     raft: Raft,
+    /// This member's id.
+    id: u64,
+    /// In an ensemble: the way to the leader for writes and read indexes made on a follower.
+    link: Option<std::sync::Arc<peer::tcp::LeaderLink>>,
+    /// In an ensemble, whether this member is an observer (a non-voting learner).
+    observer: bool,
 }
 
 impl std::fmt::Debug for Log {
@@ -85,9 +71,59 @@ pub enum ProposeError {
 }
 
 impl Log {
-    /// Wraps a started Raft.
+    /// Wraps a started standalone Raft (one member, id 1).
     pub fn new(raft: Raft) -> Log {
-        Log { raft }
+        Log {
+            raft,
+            id: 1,
+            link: None,
+            observer: false,
+        }
+    }
+
+    /// Wraps a started ensemble member.
+    pub fn ensemble(raft: Raft, id: u64, observer: bool) -> Log {
+        Log {
+            link: Some(std::sync::Arc::new(peer::tcp::LeaderLink::new(
+                raft.clone(),
+            ))),
+            raft,
+            id,
+            observer,
+        }
+    }
+
+    /// Whether this server is one member of several.
+    pub fn is_ensemble(&self) -> bool {
+        self.link.is_some()
+    }
+
+    /// Whether this member leads (a standalone server always does).
+    pub fn is_leader(&self) -> bool {
+        self.raft.metrics().borrow().current_leader == Some(self.id)
+    }
+
+    /// Whether some leader is known (the ensemble has a quorum as far as this member knows).
+    pub fn has_leader(&self) -> bool {
+        self.raft.metrics().borrow().current_leader.is_some()
+    }
+
+    /// ZooKeeper's mode name: standalone, leader, follower or observer.
+    pub fn mode(&self) -> &'static str {
+        if !self.is_ensemble() {
+            "standalone"
+        } else if self.is_leader() {
+            "leader"
+        } else if self.observer {
+            "observer"
+        } else {
+            "follower"
+        }
+    }
+
+    /// The link to the leader (ensemble members only).
+    pub fn link(&self) -> Option<&peer::tcp::LeaderLink> {
+        self.link.as_deref()
     }
 
     /// The Raft handle (for start-up, metrics and shutdown).
@@ -102,6 +138,9 @@ impl Log {
     /// [`ProposeError::ShuttingDown`] once Raft has stopped.
     pub async fn propose(&self, mut txn: Txn) -> Result<(), ProposeError> {
         txn.time_ms = crate::clock::now_ms();
+        if let Some(link) = self.link.as_ref().filter(|_| !self.is_leader()) {
+            return link.forward(txn).await.map_err(|_| ProposeError::NotLeader);
+        }
         self.raft
             .client_write_ff(txn)
             .await
@@ -115,6 +154,20 @@ impl Log {
     /// # Errors
     /// [`ProposeError::NotLeader`] when leadership can't be confirmed.
     pub async fn sync_point(&self) -> Result<(), ProposeError> {
+        if let Some(link) = self.link.as_ref().filter(|_| !self.is_leader()) {
+            let read = link
+                .read_index()
+                .await
+                .map_err(|_| ProposeError::NotLeader)?;
+            if let Some(read) = read {
+                self.raft
+                    .wait(Some(std::time::Duration::from_secs(30)))
+                    .applied_index_at_least(Some(read.index), "sync")
+                    .await
+                    .map_err(|_| ProposeError::NotLeader)?;
+            }
+            return Ok(());
+        }
         self.raft
             .ensure_linearizable()
             .await

@@ -21,6 +21,8 @@ pub struct Server {
     child: Child,
     pub addr: SocketAddr,
     pub dir: PathBuf,
+    /// Keep the data directory when dropped (a member that will be restarted).
+    pub keep_dir: bool,
 }
 
 impl Server {
@@ -43,7 +45,26 @@ impl Server {
         .unwrap();
         let (child, addr) =
             Server::spawn(&dir).unwrap_or_else(|e| panic!("rzk did not start: {e:?}"));
-        Server { child, addr, dir }
+        Server {
+            child,
+            addr,
+            dir,
+            keep_dir: false,
+        }
+    }
+
+    /// Starts rzk on `dir` with `cfg` as its zoo.cfg, as written.
+    pub fn start_cfg(dir: PathBuf, cfg: &str) -> Server {
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("zoo.cfg"), cfg).unwrap();
+        let (child, addr) =
+            Server::spawn(&dir).unwrap_or_else(|e| panic!("rzk did not start: {e:?}"));
+        Server {
+            child,
+            addr,
+            dir,
+            keep_dir: false,
+        }
     }
 
     /// kill -9, then start again on the same data directory (and a new port).
@@ -85,7 +106,7 @@ impl Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_rzk"))
             .arg("--config")
             .arg(dir.join("zoo.cfg"))
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "warn,openraft=error")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -143,7 +164,9 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if !self.keep_dir {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 

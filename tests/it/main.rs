@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod durability;
+mod ensemble;
 mod fourlw;
 mod handshake;
 mod harness;

@@ -231,10 +231,12 @@ async fn answer(
     req: PeerRequest,
 ) -> PeerResponse {
     match req {
-        PeerRequest::Forward(txn) => {
+        PeerRequest::Forward(mut txn) => {
             if !is_leader(id, raft) {
                 return PeerResponse::Forwarded(false);
             }
+            // The leader's clock stamps every entry, forwarded or not.
+            txn.time_ms = crate::clock::now_ms();
             PeerResponse::Forwarded(raft.client_write_ff(txn).await.is_ok())
         }
         PeerRequest::ReadIndex => match raft.get_read_log_id().await {

@@ -1,0 +1,168 @@
+//! A 3-member ensemble from zoo.cfg `server.N` lines on loopback: one leader, writes through
+//! every member visible on all after sync, leader loss (kill -9) with service resuming, and the
+//! old leader catching up after a restart.
+
+use crate::harness::{Client, Server, DEADLINE};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Instant;
+use zk_codec::records::PathRequest;
+use zk_codec::Request;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Ensemble {
+    dirs: Vec<PathBuf>,
+    cfgs: Vec<String>,
+    servers: Vec<Option<Server>>,
+}
+
+impl Ensemble {
+    fn start(n: usize) -> Ensemble {
+        let root = std::env::temp_dir().join(format!("rzk-it-ens-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let ports: Vec<(u16, u16, u16)> = (0..n)
+            .map(|_| (free_port(), free_port(), free_port()))
+            .collect();
+        let servers: String = ports
+            .iter()
+            .enumerate()
+            .map(|(i, (q, e, _))| format!("server.{}=127.0.0.1:{q}:{e}\n", i + 1))
+            .collect();
+        let mut dirs = Vec::new();
+        let mut cfgs = Vec::new();
+        for (i, (_, _, c)) in ports.iter().enumerate() {
+            let dir = root.join(format!("s{}", i + 1));
+            std::fs::create_dir_all(dir.join("data")).unwrap();
+            std::fs::write(dir.join("data/myid"), format!("{}\n", i + 1)).unwrap();
+            cfgs.push(format!(
+                "tickTime=500\ninitLimit=10\nsyncLimit=4\ndataDir={}\nclientPort={c}\n\
+                 clientPortAddress=127.0.0.1\nadmin.enableServer=false\n4lw.commands.whitelist=*\n{servers}",
+                dir.join("data").display()
+            ));
+            dirs.push(dir);
+        }
+        // Members wait for a leader before serving, so they must start together.
+        let servers = std::thread::scope(|s| {
+            let handles: Vec<_> = dirs
+                .iter()
+                .zip(&cfgs)
+                .map(|(d, c)| s.spawn(move || Server::start_cfg(d.clone(), c)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| Some(h.join().unwrap()))
+                .collect()
+        });
+        Ensemble {
+            dirs,
+            cfgs,
+            servers,
+        }
+    }
+
+    fn addr(&self, i: usize) -> SocketAddr {
+        self.servers[i].as_ref().unwrap().addr
+    }
+
+    fn mode(&self, i: usize) -> String {
+        let srvr = self.servers[i].as_ref().unwrap().four("srvr");
+        srvr.lines()
+            .find_map(|l| l.strip_prefix("Mode: "))
+            .unwrap_or("none")
+            .to_string()
+    }
+
+    /// Waits (bounded) until exactly one live member leads; returns its index.
+    fn leader(&self) -> usize {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let live: Vec<usize> = (0..self.servers.len())
+                .filter(|i| self.servers[*i].is_some())
+                .collect();
+            let leaders: Vec<usize> = live
+                .iter()
+                .copied()
+                .filter(|i| self.mode(*i) == "leader")
+                .collect();
+            if leaders.len() == 1 {
+                for i in &live {
+                    if *i != leaders[0] {
+                        assert_eq!(self.mode(*i), "follower");
+                    }
+                }
+                return leaders[0];
+            }
+            assert!(Instant::now() < deadline, "no single leader among {live:?}");
+            std::thread::park_timeout(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Ensemble {
+    fn drop(&mut self) {
+        self.servers.clear();
+        if let Some(root) = self.dirs.first().and_then(|d| d.parent()) {
+            let _ = std::fs::remove_dir_all(root);
+        }
+    }
+}
+
+fn sync_and_has(c: &mut Client, path: &str) -> bool {
+    c.call(Request::Sync(PathRequest { path: "/".into() }));
+    c.get(path, false).0.err == 0
+}
+
+#[test]
+fn three_members_serve_and_survive_leader_loss() {
+    let mut ens = Ensemble::start(3);
+    let leader = ens.leader();
+    let mut clients: Vec<Client> = (0..3).map(|i| Client::connect(ens.addr(i))).collect();
+    for (i, c) in clients.iter_mut().enumerate() {
+        let (h, _) = c.create(&format!("/e{i}"), b"x", 0);
+        assert_eq!(h.err, 0, "create through member {}", i + 1);
+    }
+    for c in clients.iter_mut() {
+        for i in 0..3 {
+            assert!(sync_and_has(c, &format!("/e{i}")));
+        }
+    }
+    // Ephemerals of a session connected to a follower live on every member.
+    let f = (leader + 1) % 3;
+    clients[f].create("/eph", b"", 1);
+    assert!(sync_and_has(&mut clients[leader], "/eph"));
+
+    let mut old = ens.servers[leader].take().unwrap();
+    old.keep_dir = true;
+    old.kill9();
+    drop(old);
+    let started = Instant::now();
+    let next = ens.leader();
+    let mut c = Client::connect(ens.addr(next));
+    assert_eq!(c.create("/after", b"y", 0).0.err, 0);
+    eprintln!("leader loss to first commit: {:?}", started.elapsed());
+    let other = (0..3).find(|i| *i != leader && *i != next).unwrap();
+    let mut d = Client::connect(ens.addr(other));
+    assert!(sync_and_has(&mut d, "/after"));
+    assert!(
+        sync_and_has(&mut d, "/eph"),
+        "the follower's session keeps its ephemeral"
+    );
+
+    ens.servers[leader] = Some(Server::start_cfg(
+        ens.dirs[leader].clone(),
+        &ens.cfgs[leader],
+    ));
+    let mut back = Client::connect(ens.addr(leader));
+    assert!(
+        sync_and_has(&mut back, "/after"),
+        "the old leader catches up"
+    );
+    assert_eq!(ens.mode(leader), "follower");
+}
