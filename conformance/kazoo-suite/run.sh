@@ -11,6 +11,10 @@ export PATH="$here:$PATH"
 export ZOOKEEPER_VERSION=3.8.0 ZOOKEEPER_CLUSTER_SIZE=1 ZOOKEEPER_CLASSPATH=rzk ZOOKEEPER_PORT_OFFSET=${ZOOKEEPER_PORT_OFFSET:-21000}
 export RUST_LOG=${RUST_LOG:-warn}
 cd "$(mktemp -d)"
-exec timeout 900 /usr/bin/python3 -m pytest -q -p no:cacheprovider \
-  --deselect kazoo/tests/test_utils.py::TestCreateTCPConnection::test_slow_connect \
-  "$@" /usr/lib/python3/dist-packages/kazoo/tests
+# Deselected (conformance/README.md says why): they fail on a 1-node real ZooKeeper too
+# (reconfig, read-only mode and update_host_list need 3 servers), need 127.0.0.1:2181 free
+# (slow_connect), or need SASL, which rzk does not offer.
+t=/usr/lib/python3/dist-packages/kazoo/tests
+skip="test_slow_connect or test_update_host_list or TestReconfig"
+skip="$skip or (TestReadOnlyMode and test_read_only) or test_connect_sasl_auth"
+exec timeout 900 /usr/bin/python3 -m pytest -q -p no:cacheprovider -k "not ($skip)" "$@" $t
