@@ -136,6 +136,7 @@ pub fn monitor(shared: &Shared) -> Vec<(String, Val)> {
             Val::Str(server_state(shared).into()),
         ),
     ];
+    out.extend(quorum_keys(shared));
     out.extend(gauges(shared).into_iter().map(|(k, v)| (k.to_string(), v)));
     for (k, v) in metrics::global().lines() {
         let val = if v.contains('.') {
@@ -144,6 +145,52 @@ pub fn monitor(shared: &Shared) -> Vec<(String, Val)> {
             Val::Int(v.parse().unwrap_or(0))
         };
         out.push((k, val));
+    }
+    out
+}
+
+/// The quorum keys ZooKeeper's mntr adds in an ensemble: peer_state and quorum_size for every
+/// member; learners, synced followers/observers and pending syncs for the leader.
+fn quorum_keys(shared: &Shared) -> Vec<(String, Val)> {
+    let log = shared.log();
+    if !log.is_ensemble() {
+        return Vec::new();
+    }
+    let m = log.raft().metrics().borrow().clone();
+    let membership = m.membership_config.membership();
+    let voters: Vec<u64> = membership.voter_ids().collect();
+    let learners: Vec<u64> = membership.learner_ids().collect();
+    let mode = log.mode();
+    let peer_state = match mode {
+        "leader" => "leading - broadcast",
+        "observer" => "observing - broadcast",
+        _ if log.has_leader() => "following - broadcast",
+        _ => "looking - election",
+    };
+    let mut out = vec![
+        ("peer_state".to_string(), Val::Str(peer_state.into())),
+        ("quorum_size".to_string(), Val::Int(voters.len() as i64)),
+    ];
+    if let Some(repl) = m.replication.as_ref().filter(|_| mode == "leader") {
+        let last = m.last_log_index.unwrap_or(0);
+        // In sync: matched within one heartbeat's worth of entries of the leader's log.
+        let synced = |id: &u64| {
+            repl.get(id)
+                .and_then(|l| l.as_ref())
+                .is_some_and(|l| l.index + 1000 >= last)
+        };
+        let followers = voters.iter().filter(|id| Some(**id) != m.current_leader);
+        let synced_followers = followers.clone().filter(|id| synced(id)).count();
+        let synced_observers = learners.iter().filter(|id| synced(id)).count();
+        let kv = |k: &str, v: i64| (k.to_string(), Val::Int(v));
+        out.push(kv("learners", (followers.count() + learners.len()) as i64));
+        out.push(kv("synced_followers", synced_followers as i64));
+        out.push(kv("synced_non_voting_followers", 0));
+        out.push(kv("synced_observers", synced_observers as i64));
+        out.push(kv("pending_syncs", 0));
+        out.push(kv("last_proposal_size", -1));
+        out.push(kv("max_proposal_size", -1));
+        out.push(kv("min_proposal_size", -1));
     }
     out
 }

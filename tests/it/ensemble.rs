@@ -133,6 +133,15 @@ fn three_members_serve_and_survive_leader_loss() {
             assert!(sync_and_has(c, &format!("/e{i}")));
         }
     }
+    let mntr = ens.servers[leader].as_ref().unwrap().four("mntr");
+    assert!(mntr.contains("zk_server_state\tleader\n"), "{mntr}");
+    assert!(mntr.contains("zk_synced_followers\t2\n"), "{mntr}");
+    assert!(mntr.contains("zk_quorum_size\t3\n"), "{mntr}");
+    let f_mntr = ens.servers[(leader + 1) % 3].as_ref().unwrap().four("mntr");
+    assert!(
+        f_mntr.contains("zk_peer_state\tfollowing - broadcast\n"),
+        "{f_mntr}"
+    );
     // Ephemerals of a session connected to a follower live on every member.
     let f = (leader + 1) % 3;
     clients[f].create("/eph", b"", 1);
