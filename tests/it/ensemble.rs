@@ -25,7 +25,16 @@ struct Ensemble {
 
 impl Ensemble {
     fn start(n: usize) -> Ensemble {
-        let root = std::env::temp_dir().join(format!("rzk-it-ens-{}", std::process::id()));
+        Ensemble::start_with(n, 0)
+    }
+
+    /// `voters` participants then `observers` observers.
+    fn start_with(voters: usize, observers: usize) -> Ensemble {
+        let n = voters + observers;
+        let root = std::env::temp_dir().join(format!(
+            "rzk-it-ens-{}-{voters}-{observers}",
+            std::process::id()
+        ));
         let _ = std::fs::remove_dir_all(&root);
         let ports: Vec<(u16, u16, u16)> = (0..n)
             .map(|_| (free_port(), free_port(), free_port()))
@@ -33,7 +42,10 @@ impl Ensemble {
         let servers: String = ports
             .iter()
             .enumerate()
-            .map(|(i, (q, e, _))| format!("server.{}=127.0.0.1:{q}:{e}\n", i + 1))
+            .map(|(i, (q, e, _))| {
+                let role = if i >= voters { ":observer" } else { "" };
+                format!("server.{}=127.0.0.1:{q}:{e}{role}\n", i + 1)
+            })
             .collect();
         let mut dirs = Vec::new();
         let mut cfgs = Vec::new();
@@ -94,7 +106,7 @@ impl Ensemble {
             if leaders.len() == 1 {
                 for i in &live {
                     if *i != leaders[0] {
-                        assert_eq!(self.mode(*i), "follower");
+                        assert!(matches!(self.mode(*i).as_str(), "follower" | "observer"));
                     }
                 }
                 return leaders[0];
@@ -174,4 +186,26 @@ fn three_members_serve_and_survive_leader_loss() {
         "the old leader catches up"
     );
     assert_eq!(ens.mode(leader), "follower");
+}
+
+#[test]
+fn observers_serve_clients_without_voting() {
+    let ens = Ensemble::start_with(3, 1);
+    let leader = ens.leader();
+    assert_ne!(leader, 3);
+    let deadline = Instant::now() + DEADLINE;
+    while ens.mode(3) != "observer" {
+        assert!(
+            Instant::now() < deadline,
+            "member 4 never became an observer"
+        );
+        std::thread::park_timeout(std::time::Duration::from_millis(50));
+    }
+    let mut o = Client::connect(ens.addr(3));
+    assert_eq!(o.create("/from-observer", b"o", 0).0.err, 0);
+    let mut l = Client::connect(ens.addr(leader));
+    assert!(sync_and_has(&mut l, "/from-observer"));
+    let mntr = ens.servers[leader].as_ref().unwrap().four("mntr");
+    assert!(mntr.contains("zk_quorum_size\t3\n"), "{mntr}");
+    assert!(mntr.contains("zk_synced_observers\t1\n"), "{mntr}");
 }
