@@ -2,7 +2,7 @@
 //! every member visible on all after sync, leader loss (kill -9) with service resuming, and the
 //! old leader catching up after a restart.
 
-use crate::harness::{Client, Server, DEADLINE};
+use crate::harness::{connect_request, Client, Server, DEADLINE};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -158,6 +158,37 @@ fn three_members_serve_and_survive_leader_loss() {
     let f = (leader + 1) % 3;
     clients[f].create("/eph", b"", 1);
     assert!(sync_and_has(&mut clients[leader], "/eph"));
+    // That session moves to another member with its id and password and keeps its ephemeral.
+    let to = (f + 1) % 3;
+    let (mut moved, r) = Client::handshake(
+        ens.addr(to),
+        connect_request(
+            clients[f].session,
+            clients[f].passwd.clone(),
+            30000,
+            Some(false),
+        ),
+    );
+    assert_eq!(
+        r.expect("reconnect answered").session_id,
+        clients[f].session
+    );
+    moved.session = clients[f].session;
+    assert!(sync_and_has(&mut moved, "/eph"));
+    let (_, bad) = Client::handshake(
+        ens.addr(to),
+        connect_request(
+            clients[f].session,
+            bytes::Bytes::from_static(&[7; 16]),
+            30000,
+            Some(false),
+        ),
+    );
+    assert_eq!(
+        bad.map(|r| r.session_id),
+        Some(0),
+        "a wrong password is refused"
+    );
 
     let mut old = ens.servers[leader].take().unwrap();
     old.keep_dir = true;
