@@ -37,6 +37,34 @@ pub fn me_of(config: &crate::config::Config) -> io::Result<&Member> {
         .ok_or_else(|| other(format!("myid is {id} but zoo.cfg has no server.{id} line")))
 }
 
+/// The peer transport with this server's own view of the members' quorum addresses.
+pub fn peers(shared: &Shared) -> TcpPeers {
+    TcpPeers {
+        addrs: Arc::new(
+            shared
+                .config
+                .quorum
+                .members
+                .values()
+                .map(|m| (m.id, node(m).addr))
+                .collect(),
+        ),
+    }
+}
+
+/// How long a member may go without a working quorum before it stops serving clients:
+/// syncLimit ticks, as a ZooKeeper follower or leader gives up after syncLimit.
+pub fn quorum_grace_ms(shared: &Shared) -> u64 {
+    let sync_limit = shared
+        .config
+        .raw
+        .get("syncLimit")
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(5)
+        .max(1);
+    sync_limit * shared.config.tick_time_ms.max(1) as u64
+}
+
 fn node(m: &Member) -> BasicNode {
     BasicNode {
         addr: format!("{}:{}", m.host, m.quorum_port),
@@ -74,7 +102,7 @@ pub async fn start_raft(
     let fresh = log.is_empty() && applied.last.is_none();
     log.set_purged_if_empty(applied.last);
     let sm = StateMachine::new(shared.clone(), applied, snap_dir.to_path_buf());
-    let raft = Raft::new(me.id, raft_config, TcpPeers, log, sm)
+    let raft = Raft::new(me.id, raft_config, peers(shared), log, sm)
         .await
         .map_err(|e| other(format!("starting raft: {e}")))?;
     let touch_shared = shared.clone();
@@ -121,14 +149,8 @@ pub async fn start_raft(
 /// Runs the role-dependent duties until shutdown.
 pub async fn duties(shared: Arc<Shared>) {
     let tick = Duration::from_millis(shared.config.tick_time_ms.max(1) as u64);
-    // A member that has had no leader for syncLimit ticks stops serving its clients.
-    let sync_limit = shared
-        .config
-        .raw
-        .get("syncLimit")
-        .and_then(|v| v.parse::<u32>().ok())
-        .unwrap_or(5)
-        .max(1);
+    // A member that has had no working quorum for syncLimit ticks stops serving its clients.
+    let grace = quorum_grace_ms(&shared);
     let mut leaderless_since: Option<tokio::time::Instant> = None;
     let mut was_leader = false;
     loop {
@@ -161,11 +183,11 @@ pub async fn duties(shared: Arc<Shared>) {
                 }
             }
         }
-        if log.has_leader() {
+        if log.has_quorum(grace) {
             leaderless_since = None;
         } else {
             let since = *leaderless_since.get_or_insert_with(tokio::time::Instant::now);
-            if since.elapsed() >= tick * sync_limit {
+            if since.elapsed() >= Duration::from_millis(grace) {
                 let conns: Vec<_> = shared.lock_conns().values().cloned().collect();
                 if !conns.is_empty() {
                     tracing::warn!(

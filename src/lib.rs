@@ -7,7 +7,9 @@
 //! - [`net`]: sockets, handshake, per-session ordering, reads.
 //! - [`ops`]: four-letter words and counters; [`housekeeping`]: expiry and container reaping.
 //! - [`config`], [`shared`], [`server`]: configuration, shared handles, wiring.
+//! - [`bench`]: `rzk bench`, the load generator (a client; nothing above uses it).
 
+pub mod bench;
 pub mod clock;
 pub mod config;
 pub mod ensemble;

@@ -24,6 +24,15 @@ struct Cli {
     /// Data directory (overrides dataDir).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// With no subcommand, rzk runs the server.
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Load generator: drives a ZooKeeper-compatible server and reports ops/s and latency.
+    Bench(rzk::bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +44,9 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    if let Some(Command::Bench(args)) = cli.command {
+        return rzk::bench::main(args);
+    }
     let path = cli
         .config
         .or(cli.config_positional)

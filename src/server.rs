@@ -187,7 +187,8 @@ pub async fn run(config: Config) -> io::Result<()> {
     if ensemble {
         let observer =
             crate::ensemble::me_of(&shared.config)?.role == crate::config::Role::Observer;
-        shared.set_log(Log::ensemble(raft.clone(), server_id, observer));
+        let peers = crate::ensemble::peers(&shared);
+        shared.set_log(Log::ensemble(raft.clone(), server_id, observer, peers));
         tokio::spawn(crate::ensemble::duties(shared.clone()));
     } else {
         shared.set_log(Log::new(raft.clone()));

@@ -61,7 +61,13 @@ impl Stats {
     pub fn summary(&self, label: &str, measured: Duration) -> Summary {
         let secs = measured.as_secs_f64().max(1e-9);
         let h = &self.hist;
-        let q = |p: f64| if h.is_empty() { 0 } else { h.value_at_quantile(p) };
+        let q = |p: f64| {
+            if h.is_empty() {
+                0
+            } else {
+                h.value_at_quantile(p)
+            }
+        };
         Summary {
             workload: label.to_string(),
             seconds: measured.as_secs_f64(),
@@ -172,7 +178,7 @@ pub fn format_rate(r: f64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -42,7 +42,11 @@ pub async fn run(
         .map_err(|e| format!("handshake: {e}"))?;
     let req = ConnectRequest::decode_from(&frame, Limits::DEFAULT)
         .map_err(|e| format!("garbage handshake: {e}"))?;
-    if shared.log().is_ensemble() && !shared.log().has_leader() {
+    if shared.log().is_ensemble()
+        && !shared
+            .log()
+            .has_quorum(crate::ensemble::quorum_grace_ms(shared))
+    {
         return Err("not serving: this server has no quorum".into());
     }
     let last = shared.last_zxid();

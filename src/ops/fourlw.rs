@@ -31,7 +31,10 @@ pub async fn serve(
 ) {
     let peer = rd.peer_addr().ok();
     let name = word.as_str();
-    let serving = !shared.log().is_ensemble() || shared.log().has_leader();
+    let serving = !shared.log().is_ensemble()
+        || shared
+            .log()
+            .has_quorum(crate::ensemble::quorum_grace_ms(shared));
     let text = if !shared.config.allows_word(name) {
         format!("{name} is not executed because it is not in the whitelist.\n")
     } else if !serving && !matches!(word, W::Ruok | W::Envi | W::Isro | W::Gtmk | W::Stmk) {

@@ -82,10 +82,11 @@ impl Log {
     }
 
     /// Wraps a started ensemble member.
-    pub fn ensemble(raft: Raft, id: u64, observer: bool) -> Log {
+    pub fn ensemble(raft: Raft, id: u64, observer: bool, peers: peer::tcp::TcpPeers) -> Log {
         Log {
             link: Some(std::sync::Arc::new(peer::tcp::LeaderLink::new(
                 raft.clone(),
+                peers,
             ))),
             raft,
             id,
@@ -106,6 +107,18 @@ impl Log {
     /// Whether some leader is known (the ensemble has a quorum as far as this member knows).
     pub fn has_leader(&self) -> bool {
         self.raft.metrics().borrow().current_leader.is_some()
+    }
+
+    /// Whether this member is part of a working quorum: a follower that knows a leader, or a
+    /// leader that heard from a quorum within `within_ms` (openraft's leader does not step
+    /// down by itself when cut off, so this is how a cut-off leader notices).
+    pub fn has_quorum(&self, within_ms: u64) -> bool {
+        let m = self.raft.metrics().borrow().clone();
+        match m.current_leader {
+            None => false,
+            Some(l) if l == self.id => m.millis_since_quorum_ack.is_some_and(|ms| ms <= within_ms),
+            Some(_) => true,
+        }
     }
 
     /// ZooKeeper's mode name: standalone, leader, follower or observer.

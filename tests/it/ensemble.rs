@@ -3,6 +3,7 @@
 //! old leader catching up after a restart.
 
 use crate::harness::{connect_request, Client, Server, DEADLINE};
+use crate::netproxy::Proxy;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -28,28 +29,71 @@ impl Ensemble {
         Ensemble::start_with(n, 0)
     }
 
+    /// Waits (bounded) until member `i` reports `mode`.
+    fn wait_mode(&self, i: usize, modes: &[&str]) {
+        let deadline = Instant::now() + DEADLINE;
+        while !modes.contains(&self.mode(i).as_str()) {
+            assert!(
+                Instant::now() < deadline,
+                "member {} never became {modes:?}",
+                i + 1
+            );
+            std::thread::park_timeout(std::time::Duration::from_millis(50));
+        }
+    }
+
     /// `voters` participants then `observers` observers.
     fn start_with(voters: usize, observers: usize) -> Ensemble {
+        Ensemble::start_full(voters, observers, |_, _, q| q).0
+    }
+
+    /// Members dial each other through a proxy per link: link[i][j] is i → j.
+    fn start_proxied(n: usize) -> (Ensemble, Vec<Vec<Option<Proxy>>>) {
+        let mut links: Vec<Vec<Option<Proxy>>> =
+            (0..n).map(|_| (0..n).map(|_| None).collect()).collect();
+        let ens = {
+            let links = &mut links;
+            Ensemble::start_full(n, 0, move |i, j, q| {
+                if i == j {
+                    return q;
+                }
+                let p = Proxy::start(q);
+                let port = p.port;
+                links[i][j] = Some(p);
+                port
+            })
+        };
+        (ens.0, links)
+    }
+
+    /// `dial(i, j, quorum port of j)` is the quorum port member i lists for member j.
+    fn start_full(
+        voters: usize,
+        observers: usize,
+        mut dial: impl FnMut(usize, usize, u16) -> u16,
+    ) -> (Ensemble, ()) {
         let n = voters + observers;
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let root = std::env::temp_dir().join(format!(
-            "rzk-it-ens-{}-{voters}-{observers}",
-            std::process::id()
+            "rzk-it-ens-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         ));
         let _ = std::fs::remove_dir_all(&root);
         let ports: Vec<(u16, u16, u16)> = (0..n)
             .map(|_| (free_port(), free_port(), free_port()))
             .collect();
-        let servers: String = ports
-            .iter()
-            .enumerate()
-            .map(|(i, (q, e, _))| {
-                let role = if i >= voters { ":observer" } else { "" };
-                format!("server.{}=127.0.0.1:{q}:{e}{role}\n", i + 1)
-            })
-            .collect();
         let mut dirs = Vec::new();
         let mut cfgs = Vec::new();
         for (i, (_, _, c)) in ports.iter().enumerate() {
+            let servers: String = ports
+                .iter()
+                .enumerate()
+                .map(|(j, (q, e, _))| {
+                    let role = if j >= voters { ":observer" } else { "" };
+                    format!("server.{}=127.0.0.1:{}:{e}{role}\n", j + 1, dial(i, j, *q))
+                })
+                .collect();
             let dir = root.join(format!("s{}", i + 1));
             std::fs::create_dir_all(dir.join("data")).unwrap();
             std::fs::write(dir.join("data/myid"), format!("{}\n", i + 1)).unwrap();
@@ -72,11 +116,14 @@ impl Ensemble {
                 .map(|h| Some(h.join().unwrap()))
                 .collect()
         });
-        Ensemble {
-            dirs,
-            cfgs,
-            servers,
-        }
+        (
+            Ensemble {
+                dirs,
+                cfgs,
+                servers,
+            },
+            (),
+        )
     }
 
     fn addr(&self, i: usize) -> SocketAddr {
@@ -239,4 +286,56 @@ fn observers_serve_clients_without_voting() {
     let mntr = ens.servers[leader].as_ref().unwrap().four("mntr");
     assert!(mntr.contains("zk_quorum_size\t3\n"), "{mntr}");
     assert!(mntr.contains("zk_synced_observers\t1\n"), "{mntr}");
+}
+
+#[test]
+fn a_partitioned_leader_stops_serving_and_the_majority_goes_on() {
+    let (ens, links) = Ensemble::start_proxied(3);
+    let old = ens.leader();
+    let mut on_old = Client::connect(ens.addr(old));
+    assert_eq!(on_old.create("/before", b"1", 0).0.err, 0);
+    let cut = |on: bool| {
+        for i in 0..3 {
+            for j in 0..3 {
+                if (i == old) != (j == old) {
+                    links[i][j].as_ref().unwrap().block(on);
+                }
+            }
+        }
+    };
+    cut(true);
+    // The majority elects a leader and keeps committing.
+    let others: Vec<usize> = (0..3).filter(|i| *i != old).collect();
+    let deadline = Instant::now() + DEADLINE;
+    let new = loop {
+        if let Some(l) = others.iter().copied().find(|i| ens.mode(*i) == "leader") {
+            break l;
+        }
+        assert!(Instant::now() < deadline, "the majority elected no leader");
+        std::thread::park_timeout(std::time::Duration::from_millis(50));
+    };
+    let mut on_new = Client::connect(ens.addr(new));
+    assert_eq!(on_new.create("/majority", b"2", 0).0.err, 0);
+    // The cut-off leader stops serving: its clients are closed, writes there never commit.
+    let lost = on_old.try_call(Request::Create(crate::harness::create_req(
+        "/minority",
+        b"3",
+        0,
+    )));
+    assert!(
+        lost.is_none() || lost.is_some_and(|h| h.err != 0),
+        "a minority write was acknowledged"
+    );
+    let srvr = ens.servers[old].as_ref().unwrap().four("srvr");
+    assert!(srvr.contains("not currently serving"), "{srvr}");
+    // Healing: the old leader rejoins as a follower and converges.
+    cut(false);
+    ens.wait_mode(old, &["follower"]);
+    let mut back = Client::connect(ens.addr(old));
+    assert!(sync_and_has(&mut back, "/majority"));
+    assert!(!sync_and_has(&mut back, "/minority"));
+    let other = *others.iter().find(|i| **i != new).unwrap();
+    let mut third = Client::connect(ens.addr(other));
+    assert!(!sync_and_has(&mut third, "/minority"));
+    assert!(sync_and_has(&mut third, "/before"));
 }

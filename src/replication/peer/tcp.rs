@@ -43,9 +43,22 @@ async fn write_frame(s: &mut TcpStream, body: &[u8]) -> io::Result<()> {
     s.write_all(&out).await
 }
 
-/// Creates a [`TcpPeer`] per replication target.
+/// Creates a [`TcpPeer`] per replication target. Addresses come from this server's own
+/// zoo.cfg (`server.N` lines) when it names the target, as in ZooKeeper where each server
+/// dials the addresses of its own configuration; the membership's address is the fallback.
 #[derive(Debug, Clone, Default)]
-pub struct TcpPeers;
+pub struct TcpPeers {
+    pub addrs: Arc<std::collections::BTreeMap<u64, String>>,
+}
+
+impl TcpPeers {
+    fn addr_of(&self, target: u64, node: &BasicNode) -> String {
+        self.addrs
+            .get(&target)
+            .cloned()
+            .unwrap_or_else(|| node.addr.clone())
+    }
+}
 
 impl RaftNetworkFactory<TypeConfig> for TcpPeers {
     type Network = TcpPeer;
@@ -53,7 +66,7 @@ impl RaftNetworkFactory<TypeConfig> for TcpPeers {
     async fn new_client(&mut self, target: u64, node: &BasicNode) -> TcpPeer {
         TcpPeer {
             target,
-            addr: node.addr.clone(),
+            addr: self.addr_of(target, node),
             conn: None,
         }
     }
@@ -275,6 +288,7 @@ pub enum LinkError {
 /// touches. One request is in flight at a time; the link follows leader changes.
 pub struct LeaderLink {
     raft: Raft,
+    peers: TcpPeers,
     conn: tokio::sync::Mutex<Option<(u64, TcpStream)>>,
 }
 
@@ -288,9 +302,10 @@ impl std::fmt::Debug for LeaderLink {
 const LINK_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl LeaderLink {
-    pub fn new(raft: Raft) -> LeaderLink {
+    pub fn new(raft: Raft, peers: TcpPeers) -> LeaderLink {
         LeaderLink {
             raft,
+            peers,
             conn: tokio::sync::Mutex::new(None),
         }
     }
@@ -303,7 +318,7 @@ impl LeaderLink {
                 .membership_config
                 .membership()
                 .get_node(&leader)
-                .map(|n| n.addr.clone())
+                .map(|n| self.peers.addr_of(leader, n))
                 .ok_or(LinkError::NoLeader)?;
             (leader, addr)
         };

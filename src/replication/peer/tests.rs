@@ -54,7 +54,7 @@ async fn start(id: u64, dir: &PathBuf, listener: TcpListener) -> Member {
         Sessions::new(id as u8, 2000, 0),
     ));
     let sm = StateMachine::new(shared.clone(), Applied::default(), dir.join("snapshots"));
-    let raft = Raft::new(id, raft_config(), TcpPeers, log, sm)
+    let raft = Raft::new(id, raft_config(), TcpPeers::default(), log, sm)
         .await
         .unwrap();
     let stop = CancellationToken::new();
