@@ -295,10 +295,10 @@ fn a_partitioned_leader_stops_serving_and_the_majority_goes_on() {
     let mut on_old = Client::connect(ens.addr(old));
     assert_eq!(on_old.create("/before", b"1", 0).0.err, 0);
     let cut = |on: bool| {
-        for i in 0..3 {
-            for j in 0..3 {
+        for (i, row) in links.iter().enumerate() {
+            for (j, link) in row.iter().enumerate() {
                 if (i == old) != (j == old) {
-                    links[i][j].as_ref().unwrap().block(on);
+                    link.as_ref().unwrap().block(on);
                 }
             }
         }
