@@ -339,3 +339,192 @@ fn a_partitioned_leader_stops_serving_and_the_majority_goes_on() {
     assert!(!sync_and_has(&mut third, "/minority"));
     assert!(sync_and_has(&mut third, "/before"));
 }
+
+/// Deterministic pseudo-random numbers for the workload (no extra dependency).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}
+
+fn try_connect(addr: SocketAddr) -> Option<Client> {
+    std::panic::catch_unwind(|| Client::connect(addr)).ok()
+}
+
+#[test]
+fn histories_under_kills_and_partitions_are_linearizable() {
+    use crate::linearizable::{linearizable, Kind, Op};
+    use zk_codec::records::SetDataRequest;
+    use zk_codec::Response;
+
+    const KEYS: usize = 3;
+    const CLIENTS: usize = 4;
+    // At most 90 operations per client (a key's history stays under the checker's 128), paced
+    // so that they span the nemesis' whole schedule.
+    const OPS: usize = 90;
+    let pace = std::time::Duration::from_millis(45);
+    let (ens, links) = Ensemble::start_proxied(3);
+    let addrs: Vec<SocketAddr> = (0..3).map(|i| ens.addr(i)).collect();
+    let mut setup = Client::connect(addrs[0]);
+    for k in 0..KEYS {
+        assert_eq!(setup.create(&format!("/lin{k}"), b"0", 0).0.err, 0);
+    }
+    for a in &addrs {
+        let mut c = Client::connect(*a);
+        for k in 0..KEYS {
+            assert!(sync_and_has(&mut c, &format!("/lin{k}")));
+        }
+    }
+    let t0 = Instant::now();
+    let now = move || t0.elapsed().as_micros() as u64;
+    let ens = std::sync::Mutex::new(ens);
+    let leader = ens.lock().unwrap().leader();
+    let histories = std::thread::scope(|s| {
+        // The nemesis: partition the leader away, heal, then kill -9 a member and restart it.
+        let nemesis = s.spawn(|| {
+            let pause = |ms| std::thread::park_timeout(std::time::Duration::from_millis(ms));
+            pause(300);
+            let cut = |on: bool| {
+                for (i, row) in links.iter().enumerate() {
+                    for (j, link) in row.iter().enumerate() {
+                        if (i == leader) != (j == leader) {
+                            link.as_ref().unwrap().block(on);
+                        }
+                    }
+                }
+            };
+            cut(true);
+            pause(2500);
+            cut(false);
+            pause(500);
+            let victim = (leader + 1) % 3;
+            let mut gone = ens.lock().unwrap().servers[victim].take().unwrap();
+            gone.keep_dir = true;
+            gone.kill9();
+            drop(gone);
+            pause(700);
+            let mut e = ens.lock().unwrap();
+            let (dir, cfg) = (e.dirs[victim].clone(), e.cfgs[victim].clone());
+            e.servers[victim] = Some(Server::start_cfg(dir, &cfg));
+        });
+        let workers: Vec<_> = (0..CLIENTS)
+            .map(|t| {
+                let addrs = addrs.clone();
+                s.spawn(move || {
+                    let mut rng = Lcg(0x5eed + t as u64);
+                    let mut history: Vec<(usize, Op)> = Vec::new();
+                    let mut member = t % 3;
+                    let mut client = try_connect(addrs[member]);
+                    let mut versions = [0i32; KEYS];
+                    for n in 0..OPS {
+                        std::thread::park_timeout(pace);
+                        let mut tries = 0;
+                        while client.is_none() {
+                            member = (member + 1) % 3;
+                            client = try_connect(addrs[member]);
+                            tries += 1;
+                            assert!(tries < 300, "client {t} found no member to talk to");
+                        }
+                        let c = client.as_mut().unwrap();
+                        let key = rng.next(KEYS as u64) as usize;
+                        let path = format!("/lin{key}");
+                        let value = ((t as u64 + 1) << 32) | n as u64;
+                        let call = now();
+                        let (kind, ok) = match rng.next(3) {
+                            0 => {
+                                let synced = c.try_call_full(Request::Sync(PathRequest {
+                                    path: path.clone(),
+                                }));
+                                let got = synced.and_then(|_| {
+                                    c.try_call_full(Request::GetData(
+                                        zk_codec::records::PathWatchRequest {
+                                            path: path.clone(),
+                                            watch: false,
+                                        },
+                                    ))
+                                });
+                                match got {
+                                    Some((h, Response::GetData(g))) if h.err == 0 => {
+                                        let v = String::from_utf8_lossy(
+                                            g.data.as_deref().unwrap_or(b""),
+                                        )
+                                        .parse()
+                                        .unwrap_or(u64::MAX);
+                                        versions[key] = g.stat.version;
+                                        (Some(Kind::Read((v, g.stat.version))), true)
+                                    }
+                                    // A read that failed says nothing: leave it out.
+                                    _ => (None, false),
+                                }
+                            }
+                            op => {
+                                let expect = if op == 1 { -1 } else { versions[key] };
+                                let req = Request::SetData(SetDataRequest {
+                                    path: path.clone(),
+                                    data: Some(bytes::Bytes::from(value.to_string())),
+                                    version: expect,
+                                });
+                                let reply = c.try_call_full(req);
+                                let outcome = match &reply {
+                                    Some((h, Response::Stat(st))) if h.err == 0 => {
+                                        Some(Ok(st.stat.version))
+                                    }
+                                    Some((h, _)) if h.err == -103 => Some(Err(())),
+                                    _ => None,
+                                };
+                                if let Some(Ok(v)) = outcome {
+                                    versions[key] = v;
+                                }
+                                let kind = if op == 1 {
+                                    Kind::Write {
+                                        value,
+                                        version: outcome.and_then(Result::ok),
+                                    }
+                                } else {
+                                    Kind::Cas {
+                                        expect,
+                                        value,
+                                        outcome,
+                                    }
+                                };
+                                (Some(kind), outcome.is_some())
+                            }
+                        };
+                        let ret = ok.then(now);
+                        if let Some(kind) = kind {
+                            history.push((key, Op { call, ret, kind }));
+                        }
+                        if !ok {
+                            client = None;
+                        }
+                    }
+                    history
+                })
+            })
+            .collect();
+        let hs: Vec<Vec<(usize, Op)>> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+        nemesis.join().unwrap();
+        hs
+    });
+    let mut per_key: Vec<Vec<Op>> = vec![Vec::new(); KEYS];
+    for (key, op) in histories.into_iter().flatten() {
+        per_key[key].push(op);
+    }
+    let mut total = 0;
+    for (k, ops) in per_key.iter_mut().enumerate() {
+        ops.sort_by_key(|o| o.call);
+        total += ops.len();
+        assert!(
+            linearizable(ops, (0, 0)),
+            "key /lin{k} is not linearizable: {ops:#?}"
+        );
+    }
+    let unknown = per_key.iter().flatten().filter(|o| o.ret.is_none()).count();
+    eprintln!("linearizable: {total} operations on {KEYS} keys ({unknown} with unknown outcome)");
+}

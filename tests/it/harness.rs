@@ -341,6 +341,33 @@ impl Client {
         }
     }
 
+    /// Sends and waits for the decoded reply; None if the connection fails or stays silent
+    /// for the read timeout (no panic).
+    pub fn try_call_full(&mut self, req: Request) -> Option<(ReplyHeader, Response)> {
+        let mut out = BytesMut::new();
+        self.xid += 1;
+        let xid = self.xid;
+        let op = req.op();
+        write_frame(&mut out, |o| {
+            RequestHeader { xid, op: op.code() }.encode(o);
+            req.encode(o);
+        });
+        self.stream.write_all(&out).ok()?;
+        loop {
+            while let Ok(Some(f)) = split_frame(&mut self.buf, usize::MAX >> 1) {
+                let h = ReplyHeader::decode_from(&f, Limits::DEFAULT).ok()?;
+                if h.xid == xid {
+                    return decode_reply(op, &f, Limits::DEFAULT).ok();
+                }
+            }
+            let mut chunk = [0u8; 65536];
+            match self.stream.read(&mut chunk) {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+
     /// Sends and waits for the reply.
     pub fn call(&mut self, req: Request) -> (ReplyHeader, Response) {
         let xid = self.send(&req);

@@ -7,6 +7,7 @@ mod ensemble;
 mod fourlw;
 mod handshake;
 mod harness;
+mod linearizable;
 mod netproxy;
 mod ops;
 mod ops_surface;
