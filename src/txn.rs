@@ -33,4 +33,6 @@ pub enum TxnOp {
     /// A write whose body could not be decoded: ZooKeeper still logs an error txn for it, so
     /// it consumes a zxid and answers MarshallingError.
     Malformed,
+    /// A write ZooKeeper refuses from clients (deleteContainer): an error txn, BadArguments.
+    BadArguments,
 }

@@ -109,7 +109,11 @@ async fn read_loop(
         let Ok((body, header)) = RequestHeader::decode(&frame, lim) else {
             return "malformed request header".into();
         };
-        let Ok(op) = OpCode::try_from(header.op) else {
+        // Opcodes 0 (notification) and -1 (error) name no request: answered as unknown ones.
+        let known = OpCode::try_from(header.op)
+            .ok()
+            .filter(|op| !matches!(op, OpCode::Notification | OpCode::Error));
+        let Some(op) = known else {
             let _ = sink
                 .send(Outbound::Ordered(header_only(
                     header.xid,
@@ -154,15 +158,20 @@ async fn dispatch(
             None
         }
         (OpCode::Sasl, _) => {
-            let zxid = shared.last_zxid();
-            sink.send(Outbound::Ordered(header_only(
-                header.xid,
-                zxid,
-                ErrorCode::AuthFailed,
-            )))
-            .await
-            .ok()?;
-            Some("SASL is not configured".into())
+            // Without SASL configured ZooKeeper 3.8 answers OK with a null token (zxid 0) and
+            // keeps the connection; the client then goes on without SASL.
+            let mut out = BytesMut::with_capacity(24);
+            write_frame(&mut out, |o| {
+                ReplyHeader {
+                    xid: header.xid,
+                    zxid: 0,
+                    err: 0,
+                }
+                .encode(o);
+                (-1i32).encode(o);
+            });
+            sink.send(Outbound::Ordered(out.freeze())).await.ok()?;
+            None
         }
         (OpCode::Check, _) => {
             // Standalone check (13) is broken in ZooKeeper 3.5–3.9; 3.10 answers -6 and closes.
@@ -188,6 +197,9 @@ async fn dispatch(
                 return None;
             }
             let txn_op = match req {
+                // deleteContainer is the container reaper's own request: ZooKeeper 3.8 refuses
+                // it from clients with BadArguments (an error txn, so it consumes a zxid).
+                _ if op == OpCode::DeleteContainer => TxnOp::BadArguments,
                 Ok(Request::CloseSession) => {
                     shared.sessions.mark_closing(session);
                     TxnOp::CloseSession

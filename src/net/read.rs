@@ -83,12 +83,12 @@ pub fn execute(
         Request::MultiRead(m) => multi_read(&tree, &ids, &m.ops).map(Response::Multi),
         Request::SetWatches(w) => {
             set_watches(shared, sink, &tree, &w.clone().into(), out);
-            reply(out, xid::SET_WATCHES, zxid, ErrorCode::Ok, &Response::Empty);
+            reply(out, xid, zxid, ErrorCode::Ok, &Response::Empty);
             return;
         }
         Request::SetWatches2(w) => {
             set_watches(shared, sink, &tree, w, out);
-            reply(out, xid::SET_WATCHES, zxid, ErrorCode::Ok, &Response::Empty);
+            reply(out, xid, zxid, ErrorCode::Ok, &Response::Empty);
             return;
         }
         Request::AddWatch(a) => {
@@ -100,7 +100,10 @@ pub fn execute(
                     Ok(Response::Error(ErrorResponse { err: 0 }))
                 }
                 1 => {
+                    // ZooKeeper 3.8 keeps a recursive watch in both tables: removeWatches of
+                    // either type finds it (only data-table events fire it, see watch::trigger).
                     w.add(sink, &a.path, Table::Data, Mode::Recursive);
+                    w.add(sink, &a.path, Table::Child, Mode::Recursive);
                     Ok(Response::Error(ErrorResponse { err: 0 }))
                 }
                 _ => Err(ErrorCode::MarshallingError),

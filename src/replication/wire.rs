@@ -7,7 +7,7 @@
 //! | LogId      | long term, long node, long index                                         |
 //! | Entry      | LogId, byte kind (0 blank, 1 txn, 2 membership), then the payload        |
 //! | Txn        | long session, int cxid, long time, vector<Id> auth, int kind, body        |
-//! | txn kind   | -10 createSession {int timeout}; -11 closeSession; -5 malformed; else the  |
+//! | txn kind   | -10 createSession {int timeout}; -11 closeSession; -5 malformed; -8 bad arguments; else the |
 //! |            | op code followed by the request body as zk-codec encodes it              |
 //! | Membership | int configs, each vector<long>; int nodes, each {long id, ustring addr}   |
 //! | Vote       | long term, long node, boolean committed                                  |
@@ -60,6 +60,7 @@ pub fn encode_txn(t: &Txn, out: &mut BytesMut) {
         }
         TxnOp::CloseSession => OpCode::CloseSession.code().encode(out),
         TxnOp::Malformed => (-5i32).encode(out),
+        TxnOp::BadArguments => (-8i32).encode(out),
         TxnOp::Request(r) => {
             r.op().code().encode(out);
             r.encode(out);
@@ -83,6 +84,7 @@ pub fn decode_txn(input: &mut &[u8]) -> Result<Txn, DecodeError> {
         },
         -11 => TxnOp::CloseSession,
         -5 => TxnOp::Malformed,
+        -8 => TxnOp::BadArguments,
         code => {
             let op = OpCode::try_from(code)?;
             let req = Request::decode(op, input, LIM)?;

@@ -89,6 +89,7 @@ impl DataTree {
             }
             TxnOp::Request(req) => self.apply_request(&mut cx, req),
             TxnOp::Malformed => Err(ErrorCode::MarshallingError),
+            TxnOp::BadArguments => Err(ErrorCode::BadArguments),
         };
         match result {
             Ok(response) => Applied {
@@ -520,6 +521,14 @@ impl DataTree {
         cx.undo = Some(Vec::new());
         let mut results = Vec::with_capacity(ops.len());
         for (i, op) in ops.iter().enumerate() {
+            if ttl_flags_without_ttl(op) {
+                // 3.8 turns such a sub-op into a createTTL without a TTL record and fails the
+                // whole request when it reaches it (an error txn, MarshallingError).
+                let undo = cx.undo.take().unwrap_or_default();
+                self.roll_back(undo);
+                cx.events.clear();
+                return Err(ErrorCode::MarshallingError);
+            }
             match self.multi_op(cx, op, session_ok) {
                 Ok(r) => results.push(r),
                 Err(code) => {
@@ -684,5 +693,15 @@ impl DataTree {
         }
         self.ephemerals.remove(&cx.session);
         self.sessions.remove(&cx.session);
+    }
+}
+
+/// A create, create2 or createContainer sub-op whose flags ask for a TTL node.
+fn ttl_flags_without_ttl(op: &MultiOp) -> bool {
+    match op {
+        MultiOp::Create(r) | MultiOp::Create2(r) | MultiOp::CreateContainer(r) => {
+            CreateMode::try_from(r.flags).is_ok_and(|m| m.is_ttl())
+        }
+        _ => false,
     }
 }
