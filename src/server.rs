@@ -56,7 +56,9 @@ fn raft_config(config: &Config) -> io::Result<Arc<openraft::Config>> {
         election_timeout_max: 300,
         snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(config.snap_count),
         max_in_snapshot_log_to_keep: config.snap_count,
-        max_payload_entries: 1000,
+        // Entries are txn batches (up to 1000 txns / 512 KiB, or one txn of up to
+        // jute.maxbuffer): 32 of them stay well under the peer transport's 64 MiB frame.
+        max_payload_entries: 32,
         ..Default::default()
     };
     Ok(Arc::new(

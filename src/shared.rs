@@ -87,6 +87,11 @@ impl Shared {
         self.log.get().expect("log started before serving")
     }
 
+    /// The log, once started (None while start-up replays it).
+    pub fn try_log(&self) -> Option<&Log> {
+        self.log.get()
+    }
+
     /// Installs the started log.
     pub fn set_log(&self, log: Log) {
         let _ = self.log.set(log);

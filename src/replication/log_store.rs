@@ -163,7 +163,6 @@ fn wal_thread(wal: &mut Wal, rx: mpsc::Receiver<Cmd>, force_sync: bool, vote_fil
         if !flushed.is_empty() {
             use crate::ops::metrics::{observe, Basic};
             observe(Basic::FsyncTime, sync_started.elapsed().as_millis() as u64);
-            observe(Basic::SyncProcessorBatchSize, flushed.len() as u64);
         }
         for cb in flushed {
             cb.log_io_completed(Ok(()));

@@ -6,7 +6,7 @@
 //! wait for *your own* apply).
 //!
 //! ```text
-//!  conn reader ──propose(txn)──► openraft core ──append──► LogStore ──► WAL thread (write, fsync)
+//!  conn reader ──propose(txn)──► batcher ──TxnBatch──► openraft core ──append──► LogStore ──► WAL thread (write, fsync)
 //!       │                           │  ◄────────────── LogFlushed ───────────┘
 //!       │ WriteSlot                 └─commit─► StateMachine::apply ─► tree.apply ─► watches.fire
 //!       ▼                                                      └─► applier::complete ─► Sink
@@ -14,6 +14,7 @@
 //! ```
 
 mod applier;
+pub mod batcher;
 pub mod log_store;
 pub mod peer;
 pub use peer::NoPeers as NoPeersNetwork;
@@ -34,7 +35,7 @@ openraft::declare_raft_types!(
     /// rzk's openraft types: the log carries [`Txn`]s; outcomes travel through [`Pending`]
     /// after the local apply, so proposals drop openraft's own answer (`client_write_ff`).
     pub TypeConfig:
-        D = Txn,
+        D = TxnBatch,
         R = (),
         NodeId = u64,
         Node = BasicNode,
@@ -43,10 +44,16 @@ openraft::declare_raft_types!(
 
 pub type Raft = openraft::Raft<TypeConfig>;
 
+/// What one log entry carries: the txns gathered while the entries before it were being made
+/// durable ([`batcher`]), applied in order, each with its own zxid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxnBatch(pub Vec<Txn>);
+
 /// The proposing end of the log.
 #[derive(Clone)]
 pub struct Log {
     raft: Raft,
+    batcher: batcher::Batcher,
     /// This member's id.
     id: u64,
     /// In an ensemble: the way to the leader for writes and read indexes made on a follower.
@@ -74,6 +81,7 @@ impl Log {
     /// Wraps a started standalone Raft (one member, id 1).
     pub fn new(raft: Raft) -> Log {
         Log {
+            batcher: batcher::Batcher::start(raft.clone()),
             raft,
             id: 1,
             link: None,
@@ -84,6 +92,7 @@ impl Log {
     /// Wraps a started ensemble member.
     pub fn ensemble(raft: Raft, id: u64, observer: bool, peers: peer::tcp::TcpPeers) -> Log {
         Log {
+            batcher: batcher::Batcher::start(raft.clone()),
             link: Some(std::sync::Arc::new(peer::tcp::LeaderLink::new(
                 raft.clone(),
                 peers,
@@ -154,10 +163,8 @@ impl Log {
         if let Some(link) = self.link.as_ref().filter(|_| !self.is_leader()) {
             return link.forward(txn).await.map_err(|_| ProposeError::NotLeader);
         }
-        self.raft
-            .client_write_ff(txn)
-            .await
-            .map(|_| ())
+        self.batcher
+            .submit(txn)
             .map_err(|_| ProposeError::ShuttingDown)
     }
 

@@ -22,6 +22,7 @@ use openraft::{
 };
 use std::io::Cursor;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use zk_codec::DecodeError;
 
@@ -38,6 +39,9 @@ pub struct StateMachine {
     shared: Arc<Shared>,
     pub applied: Arc<Mutex<Applied>>,
     dir: PathBuf,
+    /// Txns applied since the last snapshot was built: snapCount counts txns, as in ZooKeeper,
+    /// while openraft's snapshot policy counts entries, which hold many txns under load.
+    since_snapshot: Arc<AtomicU64>,
 }
 
 /// zxid of the next entry: `(term << 32) | counter`, the counter restarting at 1 in a new term.
@@ -113,6 +117,22 @@ impl StateMachine {
             shared,
             applied: Arc::new(Mutex::new(applied)),
             dir,
+            since_snapshot: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// Asks for a snapshot once snapCount txns have been applied since the last one (once:
+    /// the counter restarts when the snapshot is built).
+    fn count_towards_snapshot(&self, txns: u64) {
+        let limit = self.shared.config.snap_count;
+        let before = self.since_snapshot.fetch_add(txns, Ordering::Relaxed);
+        if before < limit && before + txns >= limit {
+            if let Some(log) = self.shared.try_log() {
+                let raft = log.raft().clone();
+                tokio::spawn(async move {
+                    let _ = raft.trigger().snapshot().await;
+                });
+            }
         }
     }
 
@@ -146,6 +166,7 @@ impl StateMachine {
 impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError<u64>> {
         let started = std::time::Instant::now();
+        self.since_snapshot.store(0, Ordering::Relaxed);
         // Only the view is taken under the lock; encoding runs after it is released.
         let (applied, view) = {
             let tree = self.shared.read_tree();
@@ -229,20 +250,24 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     EntryPayload::Membership(m) => {
                         applied.membership = StoredMembership::new(Some(entry.log_id), m)
                     }
-                    EntryPayload::Normal(txn) => {
-                        let zxid = next_zxid(tree.last_zxid(), entry.log_id.leader_id.term);
-                        let outcome = tree.apply(&txn, zxid);
-                        for ev in &outcome.events {
-                            watches.fire(ev);
+                    EntryPayload::Normal(batch) => {
+                        for txn in batch.0 {
+                            let zxid = next_zxid(tree.last_zxid(), entry.log_id.leader_id.term);
+                            let outcome = tree.apply(&txn, zxid);
+                            for ev in &outcome.events {
+                                watches.fire(ev);
+                            }
+                            done.push((txn, zxid, outcome));
                         }
-                        done.push((txn, zxid, outcome));
                     }
                 }
             }
         }
+        let txns = done.len() as u64;
         for (txn, zxid, outcome) in done {
             applier::complete(&self.shared, &txn, zxid, outcome);
         }
+        self.count_towards_snapshot(txns);
         Ok(vec![(); count])
     }
 

@@ -5,14 +5,15 @@
 //! | record     | layout                                                                   |
 //! |------------|--------------------------------------------------------------------------|
 //! | LogId      | long term, long node, long index                                         |
-//! | Entry      | LogId, byte kind (0 blank, 1 txn, 2 membership), then the payload        |
+//! | Entry      | LogId, byte kind (0 blank, 1 txn, 2 membership, 3 txn batch), then the payload |
+//! | Batch      | int count, then count {int length, Txn} (a batch of one is kind 1)      |
 //! | Txn        | long session, int cxid, long time, vector<Id> auth, int kind, body        |
 //! | txn kind   | -10 createSession {int timeout}; -11 closeSession; -5 malformed; -8 bad arguments; else the |
 //! |            | op code followed by the request body as zk-codec encodes it              |
 //! | Membership | int configs, each vector<long>; int nodes, each {long id, ustring addr}   |
 //! | Vote       | long term, long node, boolean committed                                  |
 
-use super::TypeConfig;
+use super::{TxnBatch, TypeConfig};
 use crate::txn::{Txn, TxnOp};
 use bytes::{BufMut, BytesMut};
 use openraft::{BasicNode, Entry, EntryPayload, LeaderId, LogId, Membership, Vote};
@@ -148,10 +149,24 @@ pub fn encode_entry(e: &Entry<TypeConfig>, out: &mut BytesMut) {
     encode_log_id(&e.log_id, out);
     match &e.payload {
         EntryPayload::Blank => out.put_u8(0),
-        EntryPayload::Normal(t) => {
-            out.put_u8(1);
-            encode_txn(t, out);
-        }
+        EntryPayload::Normal(TxnBatch(txns)) => match txns.as_slice() {
+            [t] => {
+                out.put_u8(1);
+                encode_txn(t, out);
+            }
+            _ => {
+                out.put_u8(3);
+                (txns.len() as i32).encode(out);
+                // Length-prefixed: a txn's request body runs to the end of its slice.
+                for t in txns {
+                    let at = out.len();
+                    out.put_i32(0);
+                    encode_txn(t, out);
+                    let len = (out.len() - at - 4) as i32;
+                    out[at..at + 4].copy_from_slice(&len.to_be_bytes());
+                }
+            }
+        },
         EntryPayload::Membership(m) => {
             out.put_u8(2);
             encode_membership(m, out);
@@ -170,7 +185,30 @@ pub fn decode_entry(mut input: &[u8]) -> Result<Entry<TypeConfig>, DecodeError> 
     *input = rest;
     let payload = match kind {
         0 => EntryPayload::Blank,
-        1 => EntryPayload::Normal(decode_txn(input)?),
+        1 => EntryPayload::Normal(TxnBatch(vec![decode_txn(input)?])),
+        3 => {
+            let n = i32::decode_next(input, LIM)?;
+            // Each txn takes well over 8 bytes: a count beyond that is corruption.
+            if n < 0 || n as usize > input.len() / 8 {
+                return Err(DecodeError::Unknown {
+                    what: "txn batch length",
+                    value: n,
+                });
+            }
+            let txns = (0..n)
+                .map(|_| {
+                    let len = i32::decode_next(input, LIM)?;
+                    let len = usize::try_from(len)
+                        .ok()
+                        .filter(|l| *l <= input.len())
+                        .ok_or(DecodeError::Truncated)?;
+                    let (mut body, rest) = input.split_at(len);
+                    *input = rest;
+                    decode_txn(&mut body)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            EntryPayload::Normal(TxnBatch(txns))
+        }
         2 => EntryPayload::Membership(decode_membership(input)?),
         k => {
             return Err(DecodeError::Unknown {
@@ -236,7 +274,11 @@ mod tests {
         let entries = vec![
             Entry {
                 log_id: LogId::new(LeaderId::new(2, 1), 5),
-                payload: EntryPayload::Normal(txn),
+                payload: EntryPayload::Normal(TxnBatch(vec![txn.clone()])),
+            },
+            Entry {
+                log_id: LogId::new(LeaderId::new(2, 1), 6),
+                payload: EntryPayload::Normal(TxnBatch(vec![txn.clone(), txn])),
             },
             Entry {
                 log_id: LogId::new(LeaderId::new(2, 1), 6),

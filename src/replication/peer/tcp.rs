@@ -2,6 +2,7 @@
 //! replication stream, one request in flight on it, reconnected after any error. The server
 //! side answers each request by calling the local Raft.
 
+use super::super::batcher::Batcher;
 use super::super::{Raft, TypeConfig};
 use super::rpc::{PeerRequest, PeerResponse, MAX_FRAME};
 use crate::txn::Txn;
@@ -193,6 +194,9 @@ pub async fn serve(
     listener: TcpListener,
     stop: CancellationToken,
 ) {
+    // Writes forwarded by followers get their own queue into the log (group-committed like
+    // local ones; each follower link keeps its own order).
+    let batcher = Batcher::start(raft.clone());
     loop {
         let (mut s, peer) = tokio::select! {
             a = listener.accept() => match a {
@@ -207,6 +211,7 @@ pub async fn serve(
         };
         let _ = s.set_nodelay(true);
         let raft = raft.clone();
+        let batcher = batcher.clone();
         let stop = stop.clone();
         let touch = touch.clone();
         tokio::spawn(async move {
@@ -217,7 +222,7 @@ pub async fn serve(
                 };
                 let Ok(frame) = frame else { return };
                 let resp = match PeerRequest::decode(&frame) {
-                    Ok(req) => answer(id, &raft, &*touch, req).await,
+                    Ok(req) => answer(id, &raft, &batcher, &*touch, req).await,
                     Err(e) => {
                         tracing::warn!(%peer, error = %e, "malformed peer request; closing");
                         return;
@@ -240,6 +245,7 @@ fn is_leader(id: u64, raft: &Raft) -> bool {
 async fn answer(
     id: u64,
     raft: &Raft,
+    batcher: &Batcher,
     touch: &(dyn Fn(&[i64]) + Send + Sync),
     req: PeerRequest,
 ) -> PeerResponse {
@@ -250,7 +256,7 @@ async fn answer(
             }
             // The leader's clock stamps every entry, forwarded or not.
             txn.time_ms = crate::clock::now_ms();
-            PeerResponse::Forwarded(raft.client_write_ff(txn).await.is_ok())
+            PeerResponse::Forwarded(batcher.submit(txn).is_ok())
         }
         PeerRequest::ReadIndex => match raft.get_read_log_id().await {
             Ok((read, _applied)) => PeerResponse::ReadIndex(read),

@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::replication::log_store::LogStore;
 use crate::replication::state_machine::{Applied, StateMachine};
 use crate::replication::Raft;
+use crate::replication::TxnBatch;
 use crate::session::Sessions;
 use crate::shared::Shared;
 use crate::tree::{DataTree, Options};
@@ -134,7 +135,7 @@ async fn three_members_replicate_and_survive_leader_loss() {
     let first = leader(&members).await;
     members[&first]
         .raft
-        .client_write_ff(create("/a"))
+        .client_write_ff(TxnBatch(vec![create("/a")]))
         .await
         .unwrap();
     for m in members.values() {
@@ -151,7 +152,7 @@ async fn three_members_replicate_and_survive_leader_loss() {
     for i in 0..20 {
         members[&second]
             .raft
-            .client_write_ff(create(&format!("/b{i}")))
+            .client_write_ff(TxnBatch(vec![create(&format!("/b{i}"))]))
             .await
             .unwrap();
     }
