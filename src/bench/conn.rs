@@ -35,8 +35,11 @@ pub struct ConnReader {
 
 /// A connected session.
 pub struct Conn {
+    /// Request side.
     pub w: ConnWriter,
+    /// Reply side.
     pub r: ConnReader,
+    /// The session id the server gave.
     pub session: i64,
 }
 

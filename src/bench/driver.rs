@@ -35,7 +35,9 @@ impl Window {
 /// Live counters for the once-a-second progress line (warmup included).
 #[derive(Debug, Default)]
 pub struct Progress {
+    /// Successful replies.
     pub ops: AtomicU64,
+    /// Error replies.
     pub errors: AtomicU64,
 }
 
@@ -89,7 +91,9 @@ async fn write_loop<G: OpGen>(
             .forget();
         if let Some(p) = period {
             tokio::time::sleep_until(next_at).await;
-            next_at = (next_at + p).max(Instant::now() - p * 10);
+            // Catch up after a stall, but by at most ten periods' worth of burst.
+            let floor = Instant::now().checked_sub(p * 10).unwrap_or(next_at);
+            next_at = (next_at + p).max(floor);
         }
         let now = Instant::now();
         if !win.open(now) || !push(w, gen, &tx, now) {

@@ -98,15 +98,21 @@ pub fn error_name(code: i32) -> String {
 /// The result of one run, as printed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
+    /// The workload and its shape, e.g. `get (4 sessions x 100 outstanding, 100 B values)`.
     pub workload: String,
+    /// The measured time.
     pub seconds: f64,
+    /// Successful operations.
     pub ops: u64,
+    /// `ops / seconds`.
     pub ops_per_sec: f64,
+    /// Latency percentiles and maximum, in microseconds.
     pub p50_us: u64,
     pub p90_us: u64,
     pub p99_us: u64,
     pub p999_us: u64,
     pub max_us: u64,
+    /// Error replies by ZooKeeper's name for the code.
     pub errors: BTreeMap<String, u64>,
 }
 

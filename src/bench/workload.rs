@@ -83,6 +83,7 @@ impl Workload {
 pub struct Mix {
     /// Reads out of every `read + write` requests.
     pub read: u32,
+    /// Writes out of every `read + write` requests.
     pub write: u32,
 }
 

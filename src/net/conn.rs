@@ -5,7 +5,7 @@
 use super::framing::{fill, read_frame, ReadError};
 use super::{auth, handshake, writer};
 use crate::ops::metrics::{self, Counter};
-use crate::replication::Waiter;
+use crate::replication::{AttachedRead, Waiter};
 use crate::shared::Shared;
 use crate::sink::{Outbound, Sink};
 use crate::txn::{Txn, TxnOp};
@@ -263,6 +263,24 @@ async fn dispatch(
                     close: false,
                 });
             });
+            None
+        }
+        (_, Ok(r)) if header.xid > 0 && shared.pending.has_write_in_flight(session) => {
+            // Pipelined behind this session's write: the applier answers it right after that
+            // write, before the session's next one (a log entry carries many txns).
+            sink.send(Outbound::WriteSlot { xid: header.xid })
+                .await
+                .ok()?;
+            let read = AttachedRead {
+                sink: sink.clone(),
+                header,
+                request: r,
+            };
+            if let Err(read) = shared.pending.attach_read(session, read) {
+                // Applied meanwhile; the session's next write is not proposed yet.
+                let tree = shared.read_tree();
+                crate::net::read::answer_attached(shared, &tree, *read);
+            }
             None
         }
         (_, Ok(r)) => {

@@ -4,8 +4,10 @@
 //! removeWatches. Watches are registered under the tree read lock so that no write can slip
 //! between the read and its watch.
 
+use crate::replication::AttachedRead;
 use crate::shared::Shared;
-use crate::sink::Sink;
+use crate::sink::{Outbound, Sink};
+use crate::tree::DataTree;
 use crate::watch::{self, Mode, Table};
 use bytes::BytesMut;
 use std::sync::Arc;
@@ -23,9 +25,33 @@ pub fn execute(
     r: &Request,
     out: &mut BytesMut,
 ) {
+    let tree = shared.read_tree();
+    execute_on(shared, sink, &tree, h, r, out);
+}
+
+/// A read the applier runs right after the write it was pipelined behind (`Pending`): its
+/// reply fills the slot the connection reserved for it.
+pub fn answer_attached(shared: &Shared, tree: &DataTree, a: AttachedRead) {
+    let mut out = BytesMut::with_capacity(128);
+    execute_on(shared, &a.sink, tree, &a.header, &a.request, &mut out);
+    a.sink.push(Outbound::WriteDone {
+        xid: a.header.xid,
+        frame: out.freeze(),
+        close: false,
+    });
+}
+
+/// Runs a read against `tree` (the caller holds it) and appends the reply frame to `out`.
+pub fn execute_on(
+    shared: &Shared,
+    sink: &Arc<Sink>,
+    tree: &DataTree,
+    h: &RequestHeader,
+    r: &Request,
+    out: &mut BytesMut,
+) {
     let started = Instant::now();
     let ids = sink.identities();
-    let tree = shared.read_tree();
     let zxid = tree.last_zxid();
     let xid = h.xid;
     let result: Result<Response, ErrorCode> = match r {
@@ -80,14 +106,14 @@ pub fn execute(
         Request::Sync(s) => Ok(Response::Sync(SyncResponse {
             path: s.path.clone(),
         })),
-        Request::MultiRead(m) => multi_read(&tree, &ids, &m.ops).map(Response::Multi),
+        Request::MultiRead(m) => multi_read(tree, &ids, &m.ops).map(Response::Multi),
         Request::SetWatches(w) => {
-            set_watches(shared, sink, &tree, &w.clone().into(), out);
+            set_watches(shared, sink, tree, &w.clone().into(), out);
             reply(out, xid, zxid, ErrorCode::Ok, &Response::Empty);
             return;
         }
         Request::SetWatches2(w) => {
-            set_watches(shared, sink, &tree, w, out);
+            set_watches(shared, sink, tree, w, out);
             reply(out, xid, zxid, ErrorCode::Ok, &Response::Empty);
             return;
         }
@@ -113,7 +139,6 @@ pub fn execute(
         Request::RemoveWatches(w) => watches_op(shared, sink.id, w, true),
         _ => Err(ErrorCode::Unimplemented),
     };
-    drop(tree);
     let (err, resp) = match result {
         Ok(resp) => (ErrorCode::Ok, resp),
         Err(e) => (e, Response::Empty),

@@ -11,10 +11,10 @@ use bytes::BytesMut;
 use zk_codec::records::ReplyHeader;
 use zk_codec::{write_frame, ErrorCode, Jute};
 
-/// Completes an applied entry: session bookkeeping, then the waiting connection or task.
-pub fn complete(shared: &Shared, txn: &Txn, zxid: i64, applied: Applied) {
+/// Completes an applied txn: session bookkeeping, then the waiting connection or task (taken
+/// from `Pending` by the caller, with the reads queued behind it).
+pub fn complete(shared: &Shared, txn: &Txn, zxid: i64, applied: Applied, waiter: Option<Waiter>) {
     let now = crate::clock::now_ms();
-    let waiter = shared.pending.take(txn.session, txn.cxid);
     let close = matches!(txn.op, TxnOp::CloseSession);
     match &txn.op {
         TxnOp::CreateSession { timeout_ms } => shared.sessions.track(txn.session, *timeout_ms, now),

@@ -25,7 +25,7 @@ mod suite;
 pub mod wire;
 
 pub use applier::complete;
-pub use pending::{Pending, Waiter};
+pub use pending::{AttachedRead, Pending, Waiter};
 
 use crate::txn::Txn;
 use openraft::BasicNode;

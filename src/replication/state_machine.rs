@@ -236,11 +236,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        let mut done = Vec::new();
+        let mut txns = 0u64;
         let mut count = 0;
         {
             let mut tree = self.shared.write_tree();
-            let mut watches = self.shared.lock_watches();
             let mut applied = self.applied.lock().unwrap_or_else(|e| e.into_inner());
             for entry in entries {
                 count += 1;
@@ -254,18 +253,24 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                         for txn in batch.0 {
                             let zxid = next_zxid(tree.last_zxid(), entry.log_id.leader_id.term);
                             let outcome = tree.apply(&txn, zxid);
-                            for ev in &outcome.events {
-                                watches.fire(ev);
+                            {
+                                let mut watches = self.shared.lock_watches();
+                                for ev in &outcome.events {
+                                    watches.fire(ev);
+                                }
                             }
-                            done.push((txn, zxid, outcome));
+                            let (waiter, reads) = self.shared.pending.take(txn.session, txn.cxid);
+                            for r in reads {
+                                crate::net::read::answer_attached(&self.shared, &tree, r);
+                            }
+                            // Completed here, txn by txn: a connection's replies and the
+                            // notifications it gets stay in the order the txns were applied.
+                            applier::complete(&self.shared, &txn, zxid, outcome, waiter);
+                            txns += 1;
                         }
                     }
                 }
             }
-        }
-        let txns = done.len() as u64;
-        for (txn, zxid, outcome) in done {
-            applier::complete(&self.shared, &txn, zxid, outcome);
         }
         self.count_towards_snapshot(txns);
         Ok(vec![(); count])

@@ -4,10 +4,10 @@
 //! but still used its zxid, as ZooKeeper's error txns do. A multi records an undo log so that a
 //! failing sub-op rolls back the ones before it.
 
-use super::{acl, path, DataTree, Kind, Node, CONTAINER_OWNER, MAX_TTL, TTL_MARK};
+use super::hash_order::{Removed, CHILDREN_INITIAL_LOG2, EPHEMERALS_INITIAL_LOG2};
+use super::{acl, path, ChildSet, DataTree, Kind, Node, CONTAINER_OWNER, MAX_TTL, TTL_MARK};
 use crate::txn::{Txn, TxnOp};
 use bytes::Bytes;
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use zk_codec::records::*;
 use zk_codec::{
@@ -41,11 +41,13 @@ enum Undo {
         path: String,
         parent_cversion: i32,
         parent_pzxid: i64,
+        parent_cap: u8,
     },
     Deleted {
         path: String,
         node: Node,
         parent_pzxid: i64,
+        slot: Option<Removed>,
     },
     Changed {
         path: String,
@@ -244,7 +246,7 @@ impl DataTree {
             data: r.data.clone(),
             acl,
             stat,
-            children: BTreeSet::new(),
+            children: ChildSet::default(),
         };
         let stat = self.stat_of(&node);
         self.insert_node(&full, node, cx, parent_cversion + 1);
@@ -267,8 +269,9 @@ impl DataTree {
             path: full.to_string(),
             parent_cversion: parent.stat.cversion,
             parent_pzxid: parent.stat.pzxid,
+            parent_cap: parent.children.cap_log2(),
         };
-        parent.children.insert(name.into());
+        parent.children.insert(name.into(), CHILDREN_INITIAL_LOG2);
         parent.stat.cversion = new_parent_cversion;
         parent.stat.pzxid = cx.zxid;
         let parent_acl = parent.acl.clone();
@@ -305,12 +308,9 @@ impl DataTree {
                     self.ephemerals
                         .entry(s)
                         .or_default()
-                        .insert(path.to_string());
+                        .insert(path.to_string(), EPHEMERALS_INITIAL_LOG2);
                 } else if let Some(set) = self.ephemerals.get_mut(&s) {
                     set.remove(path);
-                    if set.is_empty() {
-                        self.ephemerals.remove(&s);
-                    }
                 }
             }
             Kind::Container => {
@@ -386,7 +386,7 @@ impl DataTree {
             .nodes
             .get_mut(parent_path)
             .expect("parent of an existing node");
-        parent.children.remove(name);
+        let slot = parent.children.remove(name);
         let parent_pzxid = parent.stat.pzxid;
         parent.stat.pzxid = parent.stat.pzxid.max(cx.zxid);
         let parent_acl = parent.acl.clone();
@@ -414,6 +414,7 @@ impl DataTree {
                 path: target.to_string(),
                 node,
                 parent_pzxid,
+                slot,
             });
         }
     }
@@ -629,6 +630,7 @@ impl DataTree {
                     path,
                     parent_cversion,
                     parent_pzxid,
+                    parent_cap,
                 } => {
                     if let Some(node) = self.nodes.remove(path.as_str()) {
                         self.index_kind(&path, node.stat.ephemeral_owner, false);
@@ -639,6 +641,7 @@ impl DataTree {
                     if let Some((pp, name)) = path::split(&path) {
                         if let Some(p) = self.nodes.get_mut(pp) {
                             p.children.remove(name);
+                            p.children.set_cap_log2(parent_cap);
                             p.stat.cversion = parent_cversion;
                             p.stat.pzxid = parent_pzxid;
                         }
@@ -648,13 +651,19 @@ impl DataTree {
                     path,
                     node,
                     parent_pzxid,
+                    slot,
                 } => {
                     self.index_kind(&path, node.stat.ephemeral_owner, true);
                     self.data_size +=
                         (path.len() + node.data.as_ref().map_or(0, Bytes::len)) as u64;
                     if let Some((pp, name)) = path::split(&path) {
                         if let Some(p) = self.nodes.get_mut(pp) {
-                            p.children.insert(name.into());
+                            match slot {
+                                Some(r) => p.children.restore(name.into(), r),
+                                None => {
+                                    p.children.insert(name.into(), CHILDREN_INITIAL_LOG2);
+                                }
+                            }
                             p.stat.pzxid = parent_pzxid;
                         }
                     }

@@ -10,6 +10,7 @@
 
 mod acl;
 mod apply;
+pub mod hash_order;
 mod node_map;
 pub mod path;
 mod quota;
@@ -20,6 +21,7 @@ pub use apply::{Applied, Event};
 pub use snapshot::TreeView;
 
 use bytes::Bytes;
+use hash_order::{HashOrderSet, CHILDREN_INITIAL_LOG2};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use zk_codec::records::{Acl, Id, Stat, StatPersisted};
@@ -51,8 +53,12 @@ pub struct Node {
     pub acl: Arc<[Acl]>,
     /// Persisted stat: cversion counts creations; ephemeral_owner holds the internal markers.
     pub stat: StatPersisted,
-    pub children: BTreeSet<Box<str>>,
+    /// Names, listed in ZooKeeper's (Java hash set) order.
+    pub children: ChildSet,
 }
+
+/// A node's child names.
+pub type ChildSet = HashOrderSet<Box<str>>;
 
 /// What kind of node an ephemeralOwner value marks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +73,8 @@ pub enum Kind {
 #[derive(Debug, Clone)]
 pub struct DataTree {
     nodes: node_map::NodeMap,
-    ephemerals: HashMap<i64, BTreeSet<String>>,
+    /// Kept while the session lives, even when empty (ZooKeeper keeps the set's capacity).
+    ephemerals: HashMap<i64, HashOrderSet<String>>,
     containers: HashSet<String>,
     ttls: HashSet<String>,
     /// Sessions created and not yet closed, with their timeouts (ms).
@@ -108,12 +115,12 @@ impl DataTree {
                     data,
                     acl,
                     stat: builtin_stat(),
-                    children: BTreeSet::new(),
+                    children: ChildSet::default(),
                 },
             );
             if let Some((parent, name)) = path::split(path).filter(|_| path != "/") {
                 if let Some(p) = t.nodes.get_mut(parent) {
-                    p.children.insert(name.into());
+                    p.children.insert(name.into(), CHILDREN_INITIAL_LOG2);
                 }
             }
         };
@@ -155,7 +162,7 @@ impl DataTree {
 
     /// Number of session-ephemeral nodes.
     pub fn ephemeral_count(&self) -> usize {
-        self.ephemerals.values().map(BTreeSet::len).sum()
+        self.ephemerals.values().map(HashOrderSet::len).sum()
     }
 
     /// Whether `session` has been created and not closed.
@@ -169,8 +176,11 @@ impl DataTree {
     }
 
     /// Ephemeral paths per owning session.
-    pub fn ephemerals_by_session(&self) -> impl Iterator<Item = (i64, &BTreeSet<String>)> {
-        self.ephemerals.iter().map(|(s, p)| (*s, p))
+    pub fn ephemerals_by_session(&self) -> impl Iterator<Item = (i64, Vec<&String>)> {
+        self.ephemerals
+            .iter()
+            .filter(|(_, p)| !p.is_empty())
+            .map(|(s, p)| (*s, p.java_order()))
     }
 
     /// The node at `path`; "" is the root, as in ZooKeeper.
@@ -243,11 +253,15 @@ impl DataTree {
             .map(|n| self.stat_of(n))
     }
 
-    /// getChildren / getChildren2: names in sorted order (ZooKeeper's order is unspecified).
+    /// getChildren / getChildren2: names in ZooKeeper's order (`hash_order`).
     pub fn children(&self, path: &str, ids: &[Id]) -> Result<(Vec<String>, Stat), ErrorCode> {
         let node = self.readable(path, ids)?;
         Ok((
-            node.children.iter().map(|c| c.to_string()).collect(),
+            node.children
+                .java_order()
+                .into_iter()
+                .map(|c| c.to_string())
+                .collect(),
             self.stat_of(node),
         ))
     }
@@ -282,13 +296,14 @@ impl DataTree {
     }
 
     /// getEphemerals: the session's ephemerals whose path starts with `prefix` (all for
-    /// null, "" or "/").
+    /// null, "" or "/"), in the order of ZooKeeper's copy of its set.
     pub fn ephemerals_of(&self, session: i64, prefix: Option<&str>) -> Vec<String> {
         let prefix = prefix.filter(|p| !p.is_empty() && *p != "/");
         self.ephemerals
             .get(&session)
             .map(|set| {
-                set.iter()
+                set.cloned_java_order()
+                    .into_iter()
                     .filter(|p| prefix.is_none_or(|pre| p.starts_with(pre)))
                     .cloned()
                     .collect()

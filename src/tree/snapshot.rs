@@ -16,8 +16,9 @@
 //! roots are rebuilt on load. Decoding is hand-written over the byte slice (no per-field parser calls, one
 //! allocation per path and per data buffer) because restart time is dominated by it.
 
+use super::hash_order::CHILDREN_INITIAL_LOG2;
 use super::node_map::View;
-use super::{DataTree, Node, Options};
+use super::{ChildSet, DataTree, Node, Options};
 use bytes::{BufMut, Bytes, BytesMut};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -83,8 +84,9 @@ fn parse_chunk<'a>(
                 data,
                 acl,
                 stat,
-                // Sorted input: the set is bulk-built without comparisons per insert.
-                children: names.into_iter().collect(),
+                // Re-inserted by name: ZooKeeper re-inserts in its old listing order instead
+                // (see `hash_order`).
+                children: ChildSet::from_inserts(names, CHILDREN_INITIAL_LOG2),
             }),
         });
     }
@@ -145,7 +147,7 @@ impl TreeView {
                 out.put_i32(index.get(&key).copied().unwrap_or(-1));
                 n.stat.encode(out);
                 out.put_i32(n.children.len() as i32);
-                for c in &n.children {
+                for c in n.children.iter() {
                     put_str(out, c);
                 }
             }

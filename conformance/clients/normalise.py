@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""Normalises a client transcript so that a real ZooKeeper's and rzk's can be diffed.
+
+    normalise.py zkcli|cclient NOISE_FILE < raw > normalised
+
+Only what must differ between two fresh servers is rewritten:
+  - zxids (zkCli `cZxid = 0x..`/`mZxid`/`pZxid`, cli_mt `czxid=..`/`mzxid=..`): signed offsets from the
+    first non-zero zxid seen in the transcript, `+N`/`-N` (decimal); 0 stays `0x0`/`0`. rzk's zxids
+    carry epoch 1 in their high word, ZooKeeper's epoch 0; offsets compare the sequence.
+  - ctime/mtime: `<time>`, except the epoch (1970) which both must print for /, /zookeeper...
+  - session ids (`ephemeralOwner`, cli_mt's `Got a new session id`): `<session-N>` in order of
+    first appearance. TTL (0xff..) and container (0x8000000000000000) owners are kept as is.
+  - the server address in `Connecting to HOST:PORT`; cli_mt's `time = N msec` timings.
+  - log noise (SLF4J's binder warnings) is moved to NOISE_FILE.
+Everything else (errors, data, versions, child lists in the order printed, ACLs, watch events,
+sequential suffixes) is kept verbatim.
+"""
+import re
+import sys
+
+mode, noise_path = sys.argv[1], sys.argv[2]
+base = None
+sessions = {}
+
+
+def zxid(value, hexa=True):
+    global base
+    z = int(value, 16) if hexa else int(value)
+    if z == 0:
+        return None
+    if base is None:
+        base = z
+    return "%+d" % (z - base)
+
+
+def session(value):
+    v = int(value, 16)
+    if v == 0:
+        return None
+    if (v >> 56) == 0xFF or v == 0x8000000000000000:
+        return None  # TTL / container marker, deterministic
+    if v not in sessions:
+        sessions[v] = "<session-%d>" % (len(sessions) + 1)
+    return sessions[v]
+
+
+out = []
+noise = []
+EPOCH = ("1970",)
+for line in sys.stdin.read().splitlines():
+    if line.startswith("SLF4J:"):
+        noise.append(line)
+        continue
+    m = re.match(r"^Connecting to (\S+)$", line)
+    if m:
+        out.append("Connecting to <server>")
+        continue
+    if mode == "zkcli":
+        m = re.match(r"^(cZxid|mZxid|pZxid) = 0x([0-9a-fA-F]+)$", line)
+        if m:
+            n = zxid(m.group(2))
+            out.append("%s = %s" % (m.group(1), n if n else "0x0"))
+            continue
+        m = re.match(r"^(ctime|mtime) = (.*)$", line)
+        if m:
+            out.append(line if m.group(2).endswith(EPOCH) else "%s = <time>" % m.group(1))
+            continue
+        m = re.match(r"^ephemeralOwner = 0x([0-9a-fA-F]+)$", line)
+        if m:
+            s = session(m.group(1))
+            out.append("ephemeralOwner = %s" % s if s else line)
+            continue
+    else:  # cclient (cli_mt)
+        m = re.match(r"^(\s*)(czxid|mzxid)=([0-9a-fA-F]+)$", line)
+        if m:
+            n = zxid(m.group(3))
+            out.append("%s%s=%s" % (m.group(1), m.group(2), n if n else "0"))
+            continue
+        m = re.match(r"^(\s*)(ctime|mtime)( = |=)(.*)$", line)
+        if m:
+            t = m.group(4)
+            out.append(line if t.endswith(EPOCH) else "%s%s%s<time>" % (m.group(1), m.group(2), m.group(3)))
+            continue
+        m = re.match(r"^(\s*)ephemeralOwner = ([0-9a-fA-F]+)$", line)
+        if m:
+            s = session(m.group(2))
+            out.append("%sephemeralOwner = %s" % (m.group(1), s) if s else line)
+            continue
+        m = re.match(r"^Got a new session id: 0x([0-9a-fA-F]+)$", line)
+        if m:
+            out.append("Got a new session id: %s" % session(m.group(1)))
+            continue
+        m = re.match(r"^time = \d+ msec$", line)
+        if m:
+            out.append("time = <N> msec")
+            continue
+    out.append(line)
+
+with open(noise_path, "a") as f:
+    f.write("".join(l + "\n" for l in noise))
+sys.stdout.write("".join(l + "\n" for l in out))

@@ -1,0 +1,227 @@
+//! Name sets that list their members in the order ZooKeeper's Java `HashSet<String>` would.
+//!
+//! ZooKeeper returns children (`DataNode.children`, a `HashSet(8)`) and a session's ephemerals
+//! (a `HashSet()`, cloned before listing) in hash-table order: by bucket, `spread(hash) &
+//! (capacity - 1)`, and within a bucket in insertion order (a resize splits buckets without
+//! reordering them). The capacity only grows: it doubles when the set holds more than 3/4 of it,
+//! or when a ninth name lands in one bucket of a table under 64 (`treeifyBin`). Clients are not
+//! meant to rely on the order, but tools print it, and the conformance suite compares it.
+//!
+//! Members are kept in a `BTreeMap` by name (cheap lookups and ordered internal walks) with their
+//! Java hash and an insertion counter; the Java order is computed when a list is asked for.
+//! Known gaps: a bucket already treeified (9+ colliding names in a table of 64 or more) orders
+//! new members differently in Java, and after a restart ZooKeeper re-inserts children in its
+//! old listing order while rzk re-inserts them by name.
+
+use std::collections::BTreeMap;
+
+/// `new HashSet<String>(8)`: DataNode's children.
+pub const CHILDREN_INITIAL_LOG2: u8 = 3;
+/// `new HashSet<String>()`: a session's ephemerals.
+pub const EPHEMERALS_INITIAL_LOG2: u8 = 4;
+const TREEIFY_THRESHOLD: usize = 8;
+const MIN_TREEIFY_LOG2: u8 = 6;
+
+/// `HashMap.hash(key)` for a `String` key: `String.hashCode()` over UTF-16 units, spread.
+pub fn java_hash(s: &str) -> u32 {
+    let h = s
+        .encode_utf16()
+        .fold(0u32, |h, c| h.wrapping_mul(31).wrapping_add(u32::from(c)));
+    h ^ (h >> 16)
+}
+
+/// A set of names with Java `HashSet` listing order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HashOrderSet<K: Ord> {
+    /// name -> (Java hash, insertion number)
+    items: BTreeMap<K, (u32, u32)>,
+    next_seq: u32,
+    /// log2 of the Java table size; 0 until the first insert allocates it.
+    cap_log2: u8,
+}
+
+impl<K: Ord> Default for HashOrderSet<K> {
+    fn default() -> Self {
+        HashOrderSet {
+            items: BTreeMap::new(),
+            next_seq: 0,
+            cap_log2: 0,
+        }
+    }
+}
+
+/// What `remove` took out, to put it back exactly (a failed multi's roll-back).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Removed {
+    hash: u32,
+    seq: u32,
+}
+
+impl<K: Ord + AsRef<str>> HashOrderSet<K> {
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Members by name (for walks where order does not show).
+    pub fn iter(&self) -> impl Iterator<Item = &K> {
+        self.items.keys()
+    }
+
+    /// Builds a set from names inserted one after the other (snapshot load).
+    pub fn from_inserts(names: impl IntoIterator<Item = K>, initial_log2: u8) -> Self {
+        let mut set = HashOrderSet::default();
+        for n in names {
+            set.insert(n, initial_log2);
+        }
+        set
+    }
+
+    /// The Java table size's log2 (for roll-back).
+    pub fn cap_log2(&self) -> u8 {
+        self.cap_log2
+    }
+
+    /// Restores the table size after rolling back inserts that grew it.
+    pub fn set_cap_log2(&mut self, cap_log2: u8) {
+        self.cap_log2 = cap_log2;
+    }
+
+    /// Adds `name`; false if it was there. The table starts at `2^initial_log2`.
+    pub fn insert(&mut self, name: K, initial_log2: u8) -> bool {
+        if self.items.contains_key(&name) {
+            return false;
+        }
+        let hash = java_hash(name.as_ref());
+        if self.cap_log2 == 0 {
+            self.cap_log2 = initial_log2;
+        }
+        if self.cap_log2 < MIN_TREEIFY_LOG2 {
+            let mask = self.mask();
+            let same_bucket = self
+                .items
+                .values()
+                .filter(|(h, _)| h & mask == hash & mask)
+                .count();
+            if same_bucket >= TREEIFY_THRESHOLD {
+                self.cap_log2 += 1;
+            }
+        }
+        let seq = self.next_seq;
+        self.next_seq = self.next_seq.wrapping_add(1);
+        self.items.insert(name, (hash, seq));
+        if self.items.len() > (3usize << self.cap_log2) / 4 {
+            self.cap_log2 += 1;
+        }
+        true
+    }
+
+    /// Removes `name`, returning what puts it back in the same place.
+    pub fn remove(&mut self, name: &str) -> Option<Removed>
+    where
+        K: std::borrow::Borrow<str>,
+    {
+        self.items
+            .remove(name)
+            .map(|(hash, seq)| Removed { hash, seq })
+    }
+
+    /// Puts back a member taken out by `remove`.
+    pub fn restore(&mut self, name: K, r: Removed) {
+        self.items.insert(name, (r.hash, r.seq));
+    }
+
+    fn mask(&self) -> u32 {
+        (1u32 << self.cap_log2) - 1
+    }
+
+    /// Members in Java iteration order.
+    pub fn java_order(&self) -> Vec<&K> {
+        let mask = self.mask();
+        let mut v: Vec<(u32, u32, &K)> = self
+            .items
+            .iter()
+            .map(|(k, (h, s))| (h & mask, s.wrapping_sub(self.next_seq), k))
+            .collect();
+        v.sort_unstable_by_key(|(b, s, _)| (*b, *s));
+        v.into_iter().map(|(_, _, k)| k).collect()
+    }
+
+    /// Members in the order of a `HashSet.clone()` of this set (what getEphemerals lists): the
+    /// copy's table is `tableSizeFor(size / 0.75 + 1)`, filled in this set's order.
+    pub fn cloned_java_order(&self) -> Vec<&K> {
+        let order = self.java_order();
+        let wanted = (order.len() as f32 / 0.75 + 1.0) as u32;
+        let mask = wanted.max(1).next_power_of_two() - 1;
+        let mut v: Vec<(u32, &K)> = order
+            .into_iter()
+            .map(|k| (self.items[k].0 & mask, k))
+            .collect();
+        v.sort_by_key(|(b, _)| *b);
+        v.into_iter().map(|(_, k)| k).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names<K: AsRef<str>>(v: Vec<&K>) -> Vec<&str> {
+        v.into_iter().map(AsRef::as_ref).collect()
+    }
+
+    /// Listings measured on ZooKeeper 3.8 (conformance/clients FINDINGS: `ls /` after creating
+    /// /c1 then /a is `a zookeeper c1`).
+    #[test]
+    fn root_children_follow_zookeeper() {
+        let mut s: HashOrderSet<Box<str>> = HashOrderSet::default();
+        for n in ["zookeeper", "c1", "a"] {
+            s.insert(n.into(), CHILDREN_INITIAL_LOG2);
+        }
+        assert_eq!(names(s.java_order()), ["a", "zookeeper", "c1"]);
+    }
+
+    #[test]
+    fn ephemerals_list_in_clone_order() {
+        let mut s: HashOrderSet<Box<str>> = HashOrderSet::default();
+        for n in ["/app/eph", "/app/eseq"] {
+            s.insert(n.into(), EPHEMERALS_INITIAL_LOG2);
+        }
+        assert_eq!(names(s.cloned_java_order()), ["/app/eseq", "/app/eph"]);
+    }
+
+    #[test]
+    fn capacity_grows_past_three_quarters_and_never_shrinks() {
+        let mut s: HashOrderSet<Box<str>> = HashOrderSet::default();
+        for i in 0..6 {
+            s.insert(format!("n{i}").into(), CHILDREN_INITIAL_LOG2);
+        }
+        assert_eq!(s.cap_log2(), 3);
+        s.insert("n6".into(), CHILDREN_INITIAL_LOG2);
+        assert_eq!(s.cap_log2(), 4);
+        for i in 0..7 {
+            s.remove(&format!("n{i}"));
+        }
+        assert_eq!(s.cap_log2(), 4);
+    }
+
+    #[test]
+    fn removed_members_come_back_in_place() {
+        let mut s: HashOrderSet<Box<str>> = HashOrderSet::default();
+        for n in ["a", "q", "i", "y"] {
+            s.insert(n.into(), CHILDREN_INITIAL_LOG2);
+        }
+        let before: Vec<String> = names(s.java_order())
+            .iter()
+            .map(|x| x.to_string())
+            .collect();
+        let r = s.remove("q").unwrap();
+        s.insert("z".into(), CHILDREN_INITIAL_LOG2);
+        s.remove("z");
+        s.restore("q".into(), r);
+        assert_eq!(names(s.java_order()), before);
+    }
+}
