@@ -55,7 +55,10 @@ fn raft_config(config: &Config) -> io::Result<Arc<openraft::Config>> {
         election_timeout_min: 150,
         election_timeout_max: 300,
         snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(config.snap_count),
-        max_in_snapshot_log_to_keep: config.snap_count,
+        // Entries are kept in memory until purged: after a snapshot only the last 100 stay
+        // (each holds up to 1000 txns), enough for a follower a moment behind to catch up from
+        // the log, as ZooKeeper's leader keeps its last 500 proposals (commitLogCount).
+        max_in_snapshot_log_to_keep: 100,
         // Entries are txn batches (up to 1000 txns / 512 KiB, or one txn of up to
         // jute.maxbuffer): 32 of them stay well under the peer transport's 64 MiB frame.
         max_payload_entries: 32,

@@ -1,6 +1,9 @@
 //! openraft's log storage over `storage::wal`, with group commit.
 //!
-//! Entries are kept in memory (readable as soon as `append` returns) and handed to one WAL
+//! Entries are kept in memory (readable as soon as `append` returns), the newest
+//! [`IN_MEMORY`] of them only: older ones are read back from the segment files when openraft
+//! asks (a lagging follower, a restart's replay), so memory does not grow with the log between
+//! snapshots. Every entry's log id stays in memory. Entries are handed to one WAL
 //! thread, which writes every command queued so far, fsyncs once, and only then reports the
 //! appends durable through their `LogFlushed` callbacks (ZooKeeper's SyncRequestProcessor). All
 //! write I/O (append, truncate, purge, vote) goes through that thread in call order, as openraft
@@ -25,8 +28,14 @@ use tokio::sync::oneshot;
 
 type E = Entry<TypeConfig>;
 
+/// Entries kept decoded in memory (each a batch of up to 1000 txns).
+const IN_MEMORY: usize = 256;
+
+type ReadBack = Result<Vec<(u64, Vec<u8>)>, DiskError>;
+
 enum Cmd {
     Append(Vec<(u64, Vec<u8>)>, LogFlushed<TypeConfig>),
+    Read(Vec<u64>, oneshot::Sender<ReadBack>),
     Truncate(u64, oneshot::Sender<()>),
     Purge(u64),
     Vote(Vec<u8>, oneshot::Sender<()>),
@@ -34,6 +43,9 @@ enum Cmd {
 
 #[derive(Debug, Default)]
 struct Inner {
+    /// Every entry not purged, by index.
+    ids: BTreeMap<u64, LogId<u64>>,
+    /// The newest of them, decoded.
     entries: BTreeMap<u64, E>,
     last_purged: Option<LogId<u64>>,
     vote: Option<Vote<u64>>,
@@ -79,13 +91,14 @@ impl LogStore {
                     format!("entry {index}: {err}"),
                 )
             })?;
+            inner.ids.insert(index, e.log_id);
             inner.entries.insert(index, e);
+            inner.evict();
         }
-        if let Some((_, first)) = inner.entries.first_key_value() {
+        if let Some((_, first)) = inner.ids.first_key_value() {
             // Everything before the first kept entry was purged after a snapshot.
-            if first.log_id.index > 0 {
-                inner.last_purged =
-                    Some(LogId::new(first.log_id.leader_id, first.log_id.index - 1));
+            if first.index > 0 {
+                inner.last_purged = Some(LogId::new(first.leader_id, first.index - 1));
             }
         }
         let (tx, rx) = mpsc::channel::<Cmd>();
@@ -113,13 +126,13 @@ impl LogStore {
     /// Whether the log holds any entry or vote (a node that has run before).
     pub fn is_empty(&self) -> bool {
         let g = self.lock();
-        g.entries.is_empty() && g.vote.is_none() && g.last_purged.is_none()
+        g.ids.is_empty() && g.vote.is_none() && g.last_purged.is_none()
     }
 
     /// Sets the purge point found from a snapshot at start-up when the log is empty.
     pub fn set_purged_if_empty(&self, id: Option<LogId<u64>>) {
         let mut g = self.lock();
-        if g.entries.is_empty() && g.last_purged.is_none() {
+        if g.ids.is_empty() && g.last_purged.is_none() {
             g.last_purged = id;
         }
     }
@@ -144,6 +157,14 @@ fn wal_thread(wal: &mut Wal, rx: mpsc::Receiver<Cmd>, force_sync: bool, vote_fil
                     r
                 }
                 Cmd::Purge(index) => wal.purge(index),
+                Cmd::Read(indexes, reply) => {
+                    let r = indexes
+                        .into_iter()
+                        .map(|i| wal.read(i).map(|bytes| (i, bytes)))
+                        .collect();
+                    let _ = reply.send(r);
+                    Ok(())
+                }
                 Cmd::Vote(bytes, ack) => {
                     let r = wal
                         .sync(force_sync)
@@ -179,12 +200,41 @@ impl RaftLogReader<TypeConfig> for LogStore {
         &mut self,
         range: RB,
     ) -> Result<Vec<E>, StorageError<u64>> {
-        Ok(self
-            .lock()
-            .entries
-            .range(range)
-            .map(|(_, e)| e.clone())
-            .collect())
+        let (mut found, missing): (BTreeMap<u64, E>, Vec<u64>) = {
+            let g = self.lock();
+            let mut found = BTreeMap::new();
+            let mut missing = Vec::new();
+            for &index in g.ids.range(range).map(|(i, _)| i) {
+                match g.entries.get(&index) {
+                    Some(e) => {
+                        found.insert(index, e.clone());
+                    }
+                    None => missing.push(index),
+                }
+            }
+            (found, missing)
+        };
+        if !missing.is_empty() {
+            let (tx, rx) = oneshot::channel();
+            self.tx.send(Cmd::Read(missing, tx)).map_err(read_err)?;
+            for (index, bytes) in rx.await.map_err(read_err)?.map_err(read_err)? {
+                found.insert(index, wire::decode_entry(&bytes).map_err(read_err)?);
+            }
+        }
+        Ok(found.into_values().collect())
+    }
+}
+
+fn read_err(e: impl std::fmt::Display) -> StorageError<u64> {
+    StorageIOError::read_logs(&std::io::Error::other(e.to_string())).into()
+}
+
+impl Inner {
+    /// Drops the oldest decoded entries beyond [`IN_MEMORY`] (they stay on disk).
+    fn evict(&mut self) {
+        while self.entries.len() > IN_MEMORY {
+            self.entries.pop_first();
+        }
     }
 }
 
@@ -193,11 +243,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError<u64>> {
         let g = self.lock();
-        let last = g
-            .entries
-            .last_key_value()
-            .map(|(_, e)| e.log_id)
-            .or(g.last_purged);
+        let last = g.ids.last_key_value().map(|(_, id)| *id).or(g.last_purged);
         Ok(LogState {
             last_purged_log_id: g.last_purged,
             last_log_id: last,
@@ -237,14 +283,20 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                 let mut out = BytesMut::with_capacity(128);
                 wire::encode_entry(&e, &mut out);
                 records.push((e.log_id.index, out.to_vec()));
+                g.ids.insert(e.log_id.index, e.log_id);
                 g.entries.insert(e.log_id.index, e);
             }
+            g.evict();
         }
         self.tx.send(Cmd::Append(records, callback)).map_err(io_err)
     }
 
     async fn truncate(&mut self, log_id: LogId<u64>) -> Result<(), StorageError<u64>> {
-        self.lock().entries.split_off(&log_id.index);
+        {
+            let mut g = self.lock();
+            g.entries.split_off(&log_id.index);
+            g.ids.split_off(&log_id.index);
+        }
         let (tx, rx) = oneshot::channel();
         self.tx
             .send(Cmd::Truncate(log_id.index, tx))
@@ -257,6 +309,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             let mut g = self.lock();
             let keep = g.entries.split_off(&(log_id.index + 1));
             g.entries = keep;
+            let keep = g.ids.split_off(&(log_id.index + 1));
+            g.ids = keep;
             g.last_purged = Some(log_id);
         }
         self.tx.send(Cmd::Purge(log_id.index)).map_err(io_err)

@@ -121,12 +121,13 @@ impl StateMachine {
         }
     }
 
-    /// Asks for a snapshot once snapCount txns have been applied since the last one (once:
-    /// the counter restarts when the snapshot is built).
+    /// Asks for a snapshot each time another snapCount txns have been applied since the last
+    /// one was started (the counter restarts then). Asking again at every multiple matters:
+    /// openraft drops a request that arrives while a snapshot is still being built.
     fn count_towards_snapshot(&self, txns: u64) {
-        let limit = self.shared.config.snap_count;
+        let limit = self.shared.config.snap_count.max(1);
         let before = self.since_snapshot.fetch_add(txns, Ordering::Relaxed);
-        if before < limit && before + txns >= limit {
+        if before / limit != (before + txns) / limit {
             if let Some(log) = self.shared.try_log() {
                 let raft = log.raft().clone();
                 tokio::spawn(async move {
