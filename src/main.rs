@@ -24,6 +24,10 @@ struct Cli {
     /// Data directory (overrides dataDir).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Log filter, e.g. `debug` or `info,rzk::net=debug` (RUST_LOG's syntax; RUST_LOG wins when
+    /// both are set). Default `info,openraft=error`.
+    #[arg(long, value_name = "FILTER")]
+    log_level: Option<String>,
     /// With no subcommand, rzk runs the server.
     #[command(subcommand)]
     command: Option<Command>,
@@ -36,14 +40,17 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=error")),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new(
+                    cli.log_level.as_deref().unwrap_or("info,openraft=error"),
+                )
+            }),
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     if let Some(Command::Bench(args)) = cli.command {
         return rzk::bench::main(args);
     }
