@@ -2,21 +2,13 @@
 //! every member visible on all after sync, leader loss (kill -9) with service resuming, and the
 //! old leader catching up after a restart.
 
-use crate::harness::{connect_request, Client, Server, DEADLINE};
+use crate::harness::{connect_request, free_port, Client, Server, DEADLINE};
 use crate::netproxy::Proxy;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Instant;
 use zk_codec::records::PathRequest;
 use zk_codec::Request;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 struct Ensemble {
     dirs: Vec<PathBuf>,

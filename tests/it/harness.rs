@@ -476,3 +476,21 @@ pub fn create_req(path: &str, data: &[u8], flags: i32) -> CreateRequest {
         flags,
     }
 }
+
+/// A loopback port for a server to listen on. Taken below Linux's ephemeral range (32768+), so
+/// that the outgoing connections of tests running in parallel cannot grab it between this
+/// check and the server's bind, and handed out once per test process.
+pub fn free_port() -> u16 {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let base = 20_000 + (std::process::id() as usize % 400) * 30;
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = (base + n % 12_000) as u16;
+        if n > 12_000 * 2 {
+            panic!("no free loopback port below 32768");
+        }
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}

@@ -1,21 +1,13 @@
 //! The operator's surface: AdminServer JSON and Prometheus /metrics on rzk, and their key sets
 //! (and the deterministic four-letter-word replies) compared with real ZooKeeper 3.8.
 
-use crate::harness::{Client, Server, DEADLINE};
+use crate::harness::{free_port, Client, Server, DEADLINE};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::Command;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// GET over HTTP/1.1 with Connection: close; returns (status, body).
 fn http_get(port: u16, path: &str) -> (u16, String) {

@@ -1,16 +1,8 @@
 //! The nc and curl examples in README.md, run as written against a server on this test's
 //! ports (2181, 8080 and 7000 become the test server's).
 
-use crate::harness::Server;
+use crate::harness::{free_port, Server};
 use std::process::Command;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 #[test]
 fn readme_examples_work_as_written() {
