@@ -265,7 +265,7 @@ async fn dispatch(
             });
             None
         }
-        (_, Ok(r)) if header.xid > 0 && shared.pending.has_write_in_flight(session) => {
+        (_, Ok(r)) if header.xid > 0 && shared.pending.has_write_in_flight(session, sink.id) => {
             // Pipelined behind this session's write: the applier answers it right after that
             // write, before the session's next one (a log entry carries many txns).
             sink.send(Outbound::WriteSlot { xid: header.xid })

@@ -36,8 +36,10 @@ pub struct AttachedRead {
 #[derive(Debug, Default)]
 struct Inner {
     waiters: HashMap<(i64, i32), Waiter>,
-    /// session → xid of its latest write still in flight.
-    last_write: HashMap<i64, i32>,
+    /// session → (xid, connection) of its latest write still in flight. The connection is
+    /// kept so that a write lost with an old connection (say, forwarded to a leader that then
+    /// died) cannot hold back the reads of the session's next connection.
+    last_write: HashMap<i64, (i32, u64)>,
     reads: HashMap<(i64, i32), Vec<AttachedRead>>,
 }
 
@@ -51,8 +53,8 @@ impl Pending {
     /// Registers a waiter; must happen before the proposal.
     pub fn register(&self, session: i64, xid: i32, w: Waiter) {
         let mut g = self.lock();
-        if matches!(w, Waiter::Conn { .. }) {
-            g.last_write.insert(session, xid);
+        if let Waiter::Conn { sink, .. } = &w {
+            g.last_write.insert(session, (xid, sink.id));
         }
         g.waiters.insert((session, xid), w);
     }
@@ -60,7 +62,7 @@ impl Pending {
     /// Takes the waiter of an applied txn, with the reads queued behind it.
     pub fn take(&self, session: i64, xid: i32) -> (Option<Waiter>, Vec<AttachedRead>) {
         let mut g = self.lock();
-        if g.last_write.get(&session) == Some(&xid) {
+        if g.last_write.get(&session).is_some_and(|(x, _)| *x == xid) {
             g.last_write.remove(&session);
         }
         let reads = g.reads.remove(&(session, xid)).unwrap_or_default();
@@ -74,16 +76,20 @@ impl Pending {
     /// The read itself, when no write of the session is in flight.
     pub fn attach_read(&self, session: i64, read: AttachedRead) -> Result<(), Box<AttachedRead>> {
         let mut g = self.lock();
-        let Some(&xid) = g.last_write.get(&session) else {
-            return Err(Box::new(read));
+        let xid = match g.last_write.get(&session) {
+            Some(&(xid, conn)) if conn == read.sink.id => xid,
+            _ => return Err(Box::new(read)),
         };
         g.reads.entry((session, xid)).or_default().push(read);
         Ok(())
     }
 
-    /// Whether the session has a write in flight.
-    pub fn has_write_in_flight(&self, session: i64) -> bool {
-        self.lock().last_write.contains_key(&session)
+    /// Whether the session has a write in flight from connection `conn`.
+    pub fn has_write_in_flight(&self, session: i64, conn: u64) -> bool {
+        self.lock()
+            .last_write
+            .get(&session)
+            .is_some_and(|(_, c)| *c == conn)
     }
 
     /// Number of writes in flight (ZooKeeper's outstanding_requests).
