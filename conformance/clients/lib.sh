@@ -80,6 +80,49 @@ CFG
   return 1
 }
 
+# start_rzk_ensemble NAME: a fresh 3-member rzk ensemble (zoo.cfg `server.N` lines, myid files)
+# in $CLIENTS_TMP/NAME-N; sets RZK_ENSEMBLE to the client connect string once every member
+# reports Mode leader or follower (bounded: 60 s).
+start_rzk_ensemble() {
+  local name=$1 i j pid ports=() peers=() elects=() dir line mode
+  ensure_rzk
+  for i in 1 2 3; do
+    ports+=("$("$ROOT/scripts/free-port")"); peers+=("$("$ROOT/scripts/free-port")")
+    elects+=("$("$ROOT/scripts/free-port")")
+  done
+  for i in 0 1 2; do
+    dir="$CLIENTS_TMP/$name-$((i + 1))"
+    mkdir -p "$dir/data"
+    echo "$((i + 1))" > "$dir/data/myid"
+    {
+      printf 'tickTime=2000\ninitLimit=10\nsyncLimit=5\ndataDir=%s\nclientPort=%s\n' "$dir/data" "${ports[$i]}"
+      printf 'clientPortAddress=127.0.0.1\nmaxClientCnxns=0\n4lw.commands.whitelist=*\nadmin.enableServer=false\n'
+      printf 'zookeeper.extendedTypesEnabled=true\n'
+      printf 'zookeeper.DigestAuthenticationProvider.superDigest=super:D/InIHSb7yEEbrWz8b9l71RjZJU=\n'
+      for j in 0 1 2; do
+        printf 'server.%s=127.0.0.1:%s:%s\n' "$((j + 1))" "${peers[$j]}" "${elects[$j]}"
+      done
+    } > "$dir/zoo.cfg"
+    RUST_LOG=${RUST_LOG:-warn,openraft=error} "$RZK_BIN" --config "$dir/zoo.cfg" >"$dir/rzk.log" 2>&1 &
+    pid=$!
+    STARTED_PIDS+=("$pid")
+  done
+  for _ in $(seq 1 600); do
+    line=""
+    for i in 0 1 2; do
+      mode=$(printf srvr | nc -q 1 -w 1 127.0.0.1 "${ports[$i]}" 2>/dev/null | grep '^Mode:' || true)
+      case "$mode" in *leader*|*follower*) line="$line+" ;; esac
+    done
+    if [ "$line" = "+++" ]; then
+      RZK_ENSEMBLE="127.0.0.1:${ports[0]},127.0.0.1:${ports[1]},127.0.0.1:${ports[2]}"
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "rzk ensemble did not form; see $CLIENTS_TMP/$name-*/rzk.log" >&2
+  return 1
+}
+
 # both_servers NAME [--zk-port P] [--rzk-port P]: sets ZK_PORT and RZK_PORT, starting a fresh
 # real ZooKeeper and a fresh rzk for whichever port was not given.
 both_servers() {

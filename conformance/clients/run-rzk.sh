@@ -2,7 +2,8 @@
 # Real-client checks against rzk (conformance/README.md, "Real clients"):
 #   zkcli    zkCli.sh script transcript, real ZooKeeper vs rzk (zkcli/compare.sh)
 #   cclient  cli_mt batch commands, real ZooKeeper vs rzk (cclient/run.sh)
-#   curator  Curator recipes with assertions, against rzk (curator/run.sh)
+#   curator  Curator recipes with assertions, against rzk standalone and a 3-member rzk
+#            ensemble (curator/run.sh)
 #   conformance/clients/run-rzk.sh [--also-zk]
 # --also-zk also runs the Curator checks against a real ZooKeeper (a check of the checks).
 # Every server is fresh (own mktemp directory, loopback, free port) and killed on exit; only
@@ -60,6 +61,12 @@ if [ "$also_zk" = 1 ]; then
 fi
 start_rzk curator-rzk
 run_check curator "$here/curator/run.sh" "127.0.0.1:$RZK_PORT"
+stop_started
+
+# The same Curator program against a 3-member rzk ensemble (its connect string names all three).
+start_rzk_ensemble curator-ens
+run_check curator-ensemble "$here/curator/run.sh" "$RZK_ENSEMBLE"
+summary[-1]="${summary[-1]} (3-member rzk ensemble)"
 stop_started
 
 printf '%s\n' "${summary[@]}"
