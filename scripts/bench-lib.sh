@@ -86,3 +86,23 @@ else:
 open(path, "w").write(text)
 PY
 }
+
+# selected LABEL: whether BENCH_ONLY (space-separated labels; empty = all) includes LABEL.
+selected() { [ -z "${BENCH_ONLY:-}" ] || [[ " $BENCH_ONLY " == *" $1 "* ]]; }
+
+# run_all NAME SERVER: every selected WORKLOADS row ("label|bench args") against SERVER, one JSON
+# per row in $BENCH_DIR/NAME-LABEL.json ({"failed": true} when the run fails).
+run_all() { # SERVER_NAME SERVER (host:port or a connect string)
+  local name=$1 server=$2 w label args
+  for w in "${WORKLOADS[@]}"; do
+    label=${w%%|*}; args=${w#*|}
+    selected "$label" || continue
+    echo "  $name $label" >&2
+    # shellcheck disable=SC2086
+    if ! bench $args --server "$server" --duration "$DUR" --warmup "$WARM" \
+        > "$BENCH_DIR/$name-$label.json" 2> "$BENCH_DIR/$name-$label.err"; then
+      echo "    failed: $(tail -1 "$BENCH_DIR/$name-$label.err")" >&2
+      echo '{"failed": true}' > "$BENCH_DIR/$name-$label.json"
+    fi
+  done
+}

@@ -40,6 +40,7 @@ pub fn me_of(config: &crate::config::Config) -> io::Result<&Member> {
 /// The peer transport with this server's own view of the members' quorum addresses.
 pub fn peers(shared: &Shared) -> TcpPeers {
     TcpPeers {
+        health: shared.peer_links.clone(),
         addrs: Arc::new(
             shared
                 .config
@@ -149,9 +150,8 @@ pub async fn start_raft(
 /// Runs the role-dependent duties until shutdown.
 pub async fn duties(shared: Arc<Shared>) {
     let tick = Duration::from_millis(shared.config.tick_time_ms.max(1) as u64);
-    // A member that has had no working quorum for syncLimit ticks stops serving its clients.
+    // A leader whose peers have been silent for syncLimit ticks stops serving its clients.
     let grace = quorum_grace_ms(&shared);
-    let mut leaderless_since: Option<tokio::time::Instant> = None;
     let mut was_leader = false;
     loop {
         tokio::select! {
@@ -159,18 +159,15 @@ pub async fn duties(shared: Arc<Shared>) {
             _ = shared.shutdown.cancelled() => return,
         }
         let log = shared.log();
-        let leader = log.is_leader();
+        // Leading means leading with a quorum (sessions get fresh timeouts in
+        // housekeeping::expire_sessions at the same transition).
+        let leader = log.is_leader() && log.has_quorum(grace);
         if leader && !was_leader {
-            // A new leader gives every session a fresh timeout, as ZooKeeper's does.
-            let now = crate::clock::now_ms();
-            for (id, _, _) in shared.sessions.snapshot() {
-                shared.sessions.touch(id, now);
-            }
             add_observers(&shared).await;
             tracing::info!("leading");
         }
         was_leader = leader;
-        if !leader {
+        if !log.is_leader() {
             if let Some(link) = log.link() {
                 let active: Vec<i64> = shared
                     .lock_conns()
@@ -183,21 +180,19 @@ pub async fn duties(shared: Arc<Shared>) {
                 }
             }
         }
-        if log.has_quorum(grace) {
-            leaderless_since = None;
-        } else {
-            let since = *leaderless_since.get_or_insert_with(tokio::time::Instant::now);
-            if since.elapsed() >= Duration::from_millis(grace) {
-                let conns: Vec<_> = shared.lock_conns().values().cloned().collect();
-                if !conns.is_empty() {
-                    tracing::warn!(
-                        clients = conns.len(),
-                        "no quorum: closing client connections"
-                    );
-                }
-                for c in conns {
-                    c.closed.cancel();
-                }
+        // has_quorum already gives a leader syncLimit ticks of silent peers; broken peer links
+        // or an election in progress end service at once, as a ZooKeeper server that goes
+        // LOOKING closes its clients.
+        if !log.has_quorum(grace) {
+            let conns: Vec<_> = shared.lock_conns().values().cloned().collect();
+            if !conns.is_empty() {
+                tracing::warn!(
+                    clients = conns.len(),
+                    "no quorum: closing client connections"
+                );
+            }
+            for c in conns {
+                c.closed.cancel();
             }
         }
     }

@@ -11,6 +11,7 @@ use zk_codec::Request;
 
 /// Wakes at each tick boundary and closes the sessions whose bucket has passed.
 pub async fn expire_sessions(shared: Arc<Shared>) {
+    let mut was_leading = false;
     loop {
         let now = crate::clock::now_ms();
         let next = shared.sessions.next_tick(now);
@@ -19,8 +20,26 @@ pub async fn expire_sessions(shared: Arc<Shared>) {
             _ = tokio::time::sleep(wait) => {}
             _ = shared.shutdown.cancelled() => return,
         }
-        if !shared.log().is_leader() {
-            continue; // only the leader expires sessions
+        let log = shared.log();
+        // Only a leader with a working quorum expires sessions: one cut off from its followers
+        // would otherwise queue expiries that commit once the quorum is back, while ZooKeeper's
+        // leader stops leading and the next one gives every session a fresh timeout.
+        let leading = log.is_leader()
+            && (!log.is_ensemble() || log.has_quorum(crate::ensemble::quorum_grace_ms(&shared)));
+        if !leading {
+            was_leading = false;
+            continue;
+        }
+        if !was_leading {
+            // A leader that starts leading (elected, or with its quorum back) gives every
+            // session a fresh timeout, as a newly elected ZooKeeper leader does; checked here,
+            // before any expiry, so that no session lapses for the time nobody could reach it.
+            was_leading = true;
+            let now = crate::clock::now_ms();
+            for (id, _, _) in shared.sessions.snapshot() {
+                shared.sessions.touch(id, now);
+            }
+            continue;
         }
         for id in shared.sessions.take_expired(crate::clock::now_ms()) {
             tracing::info!(session = format_args!("0x{id:x}"), "session expired");

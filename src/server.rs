@@ -154,7 +154,10 @@ pub async fn run(config: Config) -> io::Result<()> {
     };
     let snap_dir = data_dir.join("snapshots");
     let snap_started = Instant::now();
-    let (applied, tree) = load_snapshot(&snap_dir, opts);
+    let (applied, mut tree) = load_snapshot(&snap_dir, opts);
+    if ensemble {
+        tree.set_config_data(&config.quorum.config_text());
+    }
     metrics::observe(Basic::StartupSnapLoadTime, ms(snap_started));
     let snapshot_zxid = tree.last_zxid();
     let snapshot_index = applied.last.map_or(0, |l| l.index);

@@ -29,6 +29,8 @@ pub struct Shared {
     pub stats: ServerStats,
     pub started: Instant,
     pub shutdown: CancellationToken,
+    /// Ensemble members: which peers' links are broken (shared by every peer client).
+    pub peer_links: crate::replication::peer::tcp::LinkHealth,
     next_conn: AtomicU64,
 }
 
@@ -46,6 +48,7 @@ impl Shared {
             stats: ServerStats::default(),
             started: Instant::now(),
             shutdown: CancellationToken::new(),
+            peer_links: Default::default(),
             next_conn: AtomicU64::new(1),
         }
     }

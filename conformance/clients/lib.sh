@@ -80,61 +80,42 @@ CFG
   return 1
 }
 
-# start_rzk_ensemble NAME: a fresh 3-member rzk ensemble (zoo.cfg `server.N` lines, myid files)
-# in $CLIENTS_TMP/NAME-N; sets RZK_ENSEMBLE to the client connect string once every member
-# reports Mode leader or follower (bounded: 60 s).
-start_rzk_ensemble() {
-  local name=$1 i j pid ports=() peers=() elects=() dir line mode
-  ensure_rzk
-  for i in 1 2 3; do
-    ports+=("$("$ROOT/scripts/free-port")"); peers+=("$("$ROOT/scripts/free-port")")
-    elects+=("$("$ROOT/scripts/free-port")")
-  done
-  for i in 0 1 2; do
-    dir="$CLIENTS_TMP/$name-$((i + 1))"
-    mkdir -p "$dir/data"
-    echo "$((i + 1))" > "$dir/data/myid"
-    {
-      printf 'tickTime=2000\ninitLimit=10\nsyncLimit=5\ndataDir=%s\nclientPort=%s\n' "$dir/data" "${ports[$i]}"
-      printf 'clientPortAddress=127.0.0.1\nmaxClientCnxns=0\n4lw.commands.whitelist=*\nadmin.enableServer=false\n'
-      printf 'zookeeper.extendedTypesEnabled=true\n'
-      printf 'zookeeper.DigestAuthenticationProvider.superDigest=super:D/InIHSb7yEEbrWz8b9l71RjZJU=\n'
-      for j in 0 1 2; do
-        printf 'server.%s=127.0.0.1:%s:%s\n' "$((j + 1))" "${peers[$j]}" "${elects[$j]}"
-      done
-    } > "$dir/zoo.cfg"
-    RUST_LOG=${RUST_LOG:-warn,openraft=error} "$RZK_BIN" --config "$dir/zoo.cfg" >"$dir/rzk.log" 2>&1 &
-    pid=$!
-    STARTED_PIDS+=("$pid")
-  done
-  for _ in $(seq 1 600); do
-    line=""
-    for i in 0 1 2; do
-      mode=$(printf srvr | nc -q 1 -w 1 127.0.0.1 "${ports[$i]}" 2>/dev/null | grep '^Mode:' || true)
-      case "$mode" in *leader*|*follower*) line="$line+" ;; esac
-    done
-    if [ "$line" = "+++" ]; then
-      RZK_ENSEMBLE="127.0.0.1:${ports[0]},127.0.0.1:${ports[1]},127.0.0.1:${ports[2]}"
-      return 0
-    fi
-    sleep 0.1
-  done
-  echo "rzk ensemble did not form; see $CLIENTS_TMP/$name-*/rzk.log" >&2
-  return 1
+# start_ensemble zk|rzk NAME: a fresh 3-member ensemble (scripts/ensemble-start: zoo.cfg
+# `server.N` lines, myid files) in $CLIENTS_TMP/NAME; sets ENSEMBLE to its client connect string
+# once every member reports Mode leader or follower (bounded: 90 s).
+start_ensemble() {
+  local kind=$1 dir="$CLIENTS_TMP/$2" rc=0 p
+  [ "$kind" = zk ] || ensure_rzk
+  ENSEMBLE=$(RZK_BIN=$RZK_BIN "$ROOT/scripts/ensemble-start" "$kind" "$dir") || rc=$?
+  if [ -f "$dir/pids" ]; then
+    while read -r p; do STARTED_PIDS+=("$p"); done < "$dir/pids"
+  fi
+  return "$rc"
 }
 
-# both_servers NAME [--zk-port P] [--rzk-port P]: sets ZK_PORT and RZK_PORT, starting a fresh
-# real ZooKeeper and a fresh rzk for whichever port was not given.
+# both_servers NAME [--zk-port P] [--rzk-port P] [--zk-servers S] [--rzk-servers S]: sets
+# ZK_SERVER and RZK_SERVER (host:port, or a connect string with --*-servers) and, for single
+# servers, ZK_PORT and RZK_PORT, starting a fresh real ZooKeeper and a fresh rzk for whichever
+# was not given.
 both_servers() {
   local name=$1 zk="" rzk=""
   shift
+  ZK_SERVER="" RZK_SERVER=""
   while [ $# -gt 0 ]; do
     case "$1" in
       --zk-port) zk=$2; shift 2 ;;
       --rzk-port) rzk=$2; shift 2 ;;
-      *) echo "usage: $0 [--zk-port P] [--rzk-port P]" >&2; exit 2 ;;
+      --zk-servers) ZK_SERVER=$2; shift 2 ;;
+      --rzk-servers) RZK_SERVER=$2; shift 2 ;;
+      *) echo "usage: $0 [--zk-port P] [--rzk-port P] [--zk-servers S] [--rzk-servers S]" >&2; exit 2 ;;
     esac
   done
-  if [ -n "$zk" ]; then ZK_PORT=$zk; else start_zk "$name-zk"; fi
-  if [ -n "$rzk" ]; then RZK_PORT=$rzk; else start_rzk "$name-rzk"; fi
+  if [ -z "$ZK_SERVER" ]; then
+    if [ -n "$zk" ]; then ZK_PORT=$zk; else start_zk "$name-zk"; fi
+    ZK_SERVER=127.0.0.1:$ZK_PORT
+  fi
+  if [ -z "$RZK_SERVER" ]; then
+    if [ -n "$rzk" ]; then RZK_PORT=$rzk; else start_rzk "$name-rzk"; fi
+    RZK_SERVER=127.0.0.1:$RZK_PORT
+  fi
 }

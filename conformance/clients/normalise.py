@@ -11,6 +11,9 @@ Only what must differ between two fresh servers is rewritten:
   - session ids (`ephemeralOwner`, cli_mt's `Got a new session id`): `<session-N>` in order of
     first appearance. TTL (0xff..) and container (0x8000000000000000) owners are kept as is.
   - the server address in `Connecting to HOST:PORT`; cli_mt's `time = N msec` timings.
+  - the ports in an ensemble's `server.N=host:quorum:election:role[;host:client]` config lines:
+    `<port-K>` in order of first appearance (two ensembles list their members in the same order,
+    so the structure is still compared).
   - log noise (SLF4J's binder warnings) is moved to NOISE_FILE.
 Everything else (errors, data, versions, child lists in the order printed, ACLs, watch events,
 sequential suffixes) is kept verbatim.
@@ -21,6 +24,13 @@ import sys
 mode, noise_path = sys.argv[1], sys.argv[2]
 base = None
 sessions = {}
+ports = {}
+
+
+def port(value):
+    if value not in ports:
+        ports[value] = "<port-%d>" % (len(ports) + 1)
+    return ports[value]
 
 
 def zxid(value, hexa=True):
@@ -54,6 +64,12 @@ for line in sys.stdin.read().splitlines():
     m = re.match(r"^Connecting to (\S+)$", line)
     if m:
         out.append("Connecting to <server>")
+        continue
+    m = re.match(r"^(server\.\d+=[^:;]+):(\d+):(\d+)(:\w+)(;.*:)?(\d+)?$", line)
+    if m:
+        quorum, election = port(m.group(2)), port(m.group(3))
+        client = (m.group(5) + port(m.group(6))) if m.group(5) and m.group(6) else ""
+        out.append("%s:%s:%s%s%s" % (m.group(1), quorum, election, m.group(4), client))
         continue
     if mode == "zkcli":
         m = re.match(r"^(cZxid|mZxid|pZxid) = 0x([0-9a-fA-F]+)$", line)

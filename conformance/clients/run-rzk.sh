@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Real-client checks against rzk (conformance/README.md, "Real clients"):
-#   zkcli    zkCli.sh script transcript, real ZooKeeper vs rzk (zkcli/compare.sh)
+#   zkcli    zkCli.sh script transcript, real ZooKeeper vs rzk (zkcli/compare.sh), standalone
+#            and as 3-member ensembles
 #   cclient  cli_mt batch commands, real ZooKeeper vs rzk (cclient/run.sh)
 #   curator  Curator recipes with assertions, against rzk standalone and a 3-member rzk
 #            ensemble (curator/run.sh)
@@ -63,9 +64,17 @@ start_rzk curator-rzk
 run_check curator "$here/curator/run.sh" "127.0.0.1:$RZK_PORT"
 stop_started
 
-# The same Curator program against a 3-member rzk ensemble (its connect string names all three).
-start_rzk_ensemble curator-ens
-run_check curator-ensemble "$here/curator/run.sh" "$RZK_ENSEMBLE"
+# The same zkCli script against a 3-member real ZooKeeper ensemble and a 3-member rzk ensemble
+# (connect strings naming all three members), then the Curator program against the rzk one.
+start_ensemble zk zkcli-ens-zk
+zk_ensemble=$ENSEMBLE
+start_ensemble rzk zkcli-ens-rzk
+run_check zkcli-ensemble "$here/zkcli/compare.sh" --zk-servers "$zk_ensemble" --rzk-servers "$ENSEMBLE"
+summary[-1]="${summary[-1]} (3-member ensembles)"
+stop_started
+
+start_ensemble rzk curator-ens
+run_check curator-ensemble "$here/curator/run.sh" "$ENSEMBLE"
 summary[-1]="${summary[-1]} (3-member rzk ensemble)"
 stop_started
 

@@ -43,13 +43,25 @@ pub struct Conn {
     pub session: i64,
 }
 
+/// The `i`-th server of a connect string (`host:port[,host:port...]`), round robin: sessions
+/// spread over an ensemble's members as ZooKeeper clients spread over a connect string.
+pub fn nth_server(servers: &str, i: usize) -> &str {
+    let list: Vec<&str> = servers.split(',').filter(|s| !s.is_empty()).collect();
+    if list.is_empty() {
+        servers
+    } else {
+        list[i % list.len()]
+    }
+}
+
 impl Conn {
-    /// Connects and completes the handshake for a new session.
+    /// Connects (to the first server of a connect string) and completes the handshake for a
+    /// new session.
     ///
     /// # Errors
     /// I/O failures, a closed connection or a refused session.
     pub async fn open(addr: &str) -> Result<Conn, BenchError> {
-        let stream = TcpStream::connect(addr).await?;
+        let stream = TcpStream::connect(nth_server(addr, 0)).await?;
         stream.set_nodelay(true)?;
         let (rd, wr) = stream.into_split();
         let mut c = Conn {
@@ -196,4 +208,18 @@ fn first_multi_error(m: &zk_codec::MultiResponse) -> i32 {
             _ => None,
         })
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sessions_go_round_the_connect_string() {
+        let s = "127.0.0.1:1,127.0.0.1:2,127.0.0.1:3";
+        let picked: Vec<&str> = (0..4).map(|i| super::nth_server(s, i)).collect();
+        assert_eq!(
+            picked,
+            ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3", "127.0.0.1:1"]
+        );
+        assert_eq!(super::nth_server("127.0.0.1:9", 5), "127.0.0.1:9");
+    }
 }

@@ -165,7 +165,11 @@ pub async fn drive_all<G: OpGen + 'static>(
 ) -> Result<(Stats, Vec<G>), BenchError> {
     let tasks: Vec<_> = gens
         .into_iter()
-        .map(|g| tokio::spawn(drive(addr.to_string(), g, pace, win, progress.clone())))
+        .enumerate()
+        .map(|(i, g)| {
+            let server = crate::bench::conn::nth_server(addr, i).to_string();
+            tokio::spawn(drive(server, g, pace, win, progress.clone()))
+        })
         .collect();
     let mut total = Stats::default();
     let mut back = Vec::new();

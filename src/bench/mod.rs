@@ -56,7 +56,8 @@ pub struct BenchArgs {
     /// What to send.
     #[arg(value_enum)]
     pub workload: Workload,
-    /// Server address.
+    /// Server address, or a connect string `host:port,host:port,...` (sessions go round it;
+    /// set-up and clean-up use the first).
     #[arg(long, default_value = "127.0.0.1:2181")]
     pub server: String,
     /// Concurrent sessions (watch: watchers; connect: parallel open/close loops).
@@ -172,7 +173,7 @@ pub async fn run(args: &BenchArgs) -> Result<Summary, BenchError> {
             .filter(|r| *r > 0.0)
             .map(|r| Duration::from_secs_f64(args.sessions.max(1) as f64 / r)),
     };
-    if args.workload == Workload::Probe {
+    if matches!(args.workload, Workload::Probe | Workload::ProbeWrite) {
         return probe(args, &label).await;
     }
     let progress = Arc::new(Progress::default());
@@ -363,23 +364,35 @@ async fn cleanup(args: &BenchArgs, sent: Vec<u64>) -> Result<(), BenchError> {
     Ok(())
 }
 
-/// Retries a getData of key 0 (on a new session each time) until it succeeds.
+/// Retries a getData of key 0 (probe) or a setData of `/` (probe-write), on a new session each
+/// time, going round the connect string, until it succeeds.
 async fn probe(args: &BenchArgs, label: &str) -> Result<Summary, BenchError> {
     let start = Instant::now();
-    let req = zk_codec::Request::GetData(zk_codec::records::PathWatchRequest {
-        path: key(0),
-        watch: false,
-    });
+    let req = if args.workload == Workload::ProbeWrite {
+        zk_codec::Request::SetData(zk_codec::records::SetDataRequest {
+            path: "/".to_string(),
+            data: Some(Bytes::new()),
+            version: -1,
+        })
+    } else {
+        zk_codec::Request::GetData(zk_codec::records::PathWatchRequest {
+            path: key(0),
+            watch: false,
+        })
+    };
     let mut last = String::from("never tried");
+    let mut tries = 0usize;
     // A server still starting may accept and then say nothing: each attempt gets one second.
-    let attempt = || async {
-        let mut c = conn::Conn::open(&args.server).await?;
-        let r = c.call(&req).await;
+    let req = &req;
+    let attempt = |n: usize| async move {
+        let mut c = conn::Conn::open(conn::nth_server(&args.server, n)).await?;
+        let r = c.call(req).await;
         c.close().await;
         r
     };
     while start.elapsed() < args.duration {
-        match tokio::time::timeout(Duration::from_secs(1), attempt()).await {
+        tries += 1;
+        match tokio::time::timeout(Duration::from_secs(1), attempt(tries - 1)).await {
             Ok(Ok((h, _))) if h.err == 0 => {
                 let mut s = Stats::default();
                 s.record(0, start.elapsed());
@@ -392,8 +405,8 @@ async fn probe(args: &BenchArgs, label: &str) -> Result<Summary, BenchError> {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     Err(BenchError::Protocol(format!(
-        "getData {} did not succeed within {:?}: {last}",
-        key(0),
+        "{} did not succeed within {:?}: {last}",
+        args.workload.name(),
         args.duration
     )))
 }

@@ -74,9 +74,10 @@ pub async fn watch(
     let mut writer = Conn::open(addr).await?;
     let (out_tx, mut out_rx) = mpsc::channel(watchers.max(1) * 2);
     let mut arms = Vec::with_capacity(watchers);
-    for _ in 0..watchers {
+    for i in 0..watchers {
         let (tx, rx) = mpsc::channel(1);
-        tokio::spawn(watcher(Conn::open(addr).await?, rx, out_tx.clone()));
+        let conn = Conn::open(super::conn::nth_server(addr, i)).await?;
+        tokio::spawn(watcher(conn, rx, out_tx.clone()));
         arms.push(tx);
     }
     drop(out_tx);
@@ -156,8 +157,9 @@ pub async fn connect(
     progress: Arc<Progress>,
 ) -> Result<Stats, BenchError> {
     let tasks: Vec<_> = (0..sessions)
-        .map(|_| {
-            let addr = addr.to_string();
+        .enumerate()
+        .map(|(i, _)| {
+            let addr = super::conn::nth_server(addr, i).to_string();
             let progress = progress.clone();
             tokio::spawn(async move {
                 let mut stats = Stats::default();

@@ -48,6 +48,9 @@ pub enum Workload {
     /// retry (connect + getData of key 0) until it succeeds or --duration passes; the latency
     /// is the wait (restart-to-serving time).
     Probe,
+    /// retry (connect + setData of `/`) round the connect string until a write commits or
+    /// --duration passes; the latency is the wait (leader-loss-to-first-commit time).
+    ProbeWrite,
 }
 
 impl Workload {
@@ -239,7 +242,11 @@ impl OpGen for WorkGen {
                     delete(path)
                 }
             }
-            Workload::Watch | Workload::Connect | Workload::Load | Workload::Probe => return None,
+            Workload::Watch
+            | Workload::Connect
+            | Workload::Load
+            | Workload::Probe
+            | Workload::ProbeWrite => return None,
         })
     }
 }

@@ -342,6 +342,12 @@ impl Config {
                     int::<i64>(key, v)?;
                 }
                 "standaloneEnabled" => c.quorum.standalone_enabled = boolean(key, v)?,
+                // Only a dynamic config file carries it (hex, the zxid of its reconfig).
+                "version" => {
+                    c.quorum.version = u64::from_str_radix(v.trim(), 16).map_err(|_| {
+                        ConfigError(format!("Invalid value for version: '{v}' (hex expected)"))
+                    })?
+                }
                 k if k.starts_with("server.") => {
                     let m = quorum::parse_member(k, v)?;
                     c.quorum.members.insert(m.id, m);

@@ -31,9 +31,51 @@ pub struct Quorum {
     pub my_id: Option<u64>,
     /// standaloneEnabled (default true): with false, even one member means quorum mode.
     pub standalone_enabled: bool,
+    /// `version=` of a dynamic config file (hex); 0 for a static config.
+    pub version: u64,
+}
+
+impl Member {
+    /// The line ZooKeeper prints for this member in `/zookeeper/config` (QuorumServer's text):
+    /// `server.N=host:q:e:participant|observer[;clientHost:clientPort]`.
+    pub fn config_line(&self) -> String {
+        let host = |h: &str| {
+            if h.contains(':') {
+                format!("[{h}]")
+            } else {
+                h.to_string()
+            }
+        };
+        let role = match self.role {
+            Role::Participant => "participant",
+            Role::Observer => "observer",
+        };
+        let mut line = format!(
+            "server.{}={}:{}:{}:{role}",
+            self.id,
+            host(&self.host),
+            self.quorum_port,
+            self.election_port
+        );
+        if let Some((h, p)) = &self.client {
+            line += &format!(";{}:{p}", host(h));
+        }
+        line
+    }
 }
 
 impl Quorum {
+    /// The data of `/zookeeper/config` (and of getConfig) in quorum mode: one line per member,
+    /// then `version=<hex>`, as ZooKeeper's QuorumVerifier prints it.
+    pub fn config_text(&self) -> String {
+        let mut text = String::new();
+        for m in self.members.values() {
+            text += &m.config_line();
+            text.push('\n');
+        }
+        text + &format!("version={:x}", self.version)
+    }
+
     /// ZooKeeper's rule: quorum mode with more than one voting member, or with any member
     /// when standaloneEnabled=false.
     pub fn is_quorum_mode(&self) -> bool {
@@ -140,6 +182,45 @@ pub fn read_my_id(data_dir: &std::path::Path) -> Result<u64, ConfigError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn config_text_is_zookeepers() {
+        // Expected lines printed by ZooKeeper 3.8's QuorumServer for the same server values.
+        let cases = [
+            ("127.0.0.1:2888:3888", "127.0.0.1:2888:3888:participant"),
+            (
+                "127.0.0.1:2888:3888;2181",
+                "127.0.0.1:2888:3888:participant;0.0.0.0:2181",
+            ),
+            (
+                "127.0.0.1:2888:3888;127.0.0.1:2181",
+                "127.0.0.1:2888:3888:participant;127.0.0.1:2181",
+            ),
+            (
+                "127.0.0.1:2888:3888:observer;2181",
+                "127.0.0.1:2888:3888:observer;0.0.0.0:2181",
+            ),
+            (
+                "localhost:2888:3888:participant;localhost:2181",
+                "localhost:2888:3888:participant;localhost:2181",
+            ),
+        ];
+        for (value, want) in cases {
+            let m = super::parse_member("server.1", value).unwrap();
+            assert_eq!(m.config_line(), format!("server.1={want}"), "{value}");
+        }
+        let mut q = super::Quorum::default();
+        for i in 1..=2 {
+            let m = super::parse_member(&format!("server.{i}"), "127.0.0.1:1:2").unwrap();
+            q.members.insert(i, m);
+        }
+        assert_eq!(
+            q.config_text(),
+            "server.1=127.0.0.1:1:2:participant\nserver.2=127.0.0.1:1:2:participant\nversion=0"
+        );
+        q.version = 0x100000000;
+        assert!(q.config_text().ends_with("\nversion=100000000"));
+    }
+
     use super::*;
 
     #[test]

@@ -118,14 +118,25 @@ impl Log {
         self.raft.metrics().borrow().current_leader.is_some()
     }
 
-    /// Whether this member is part of a working quorum: a follower that knows a leader, or a
-    /// leader that heard from a quorum within `within_ms` (openraft's leader does not step
-    /// down by itself when cut off, so this is how a cut-off leader notices).
+    /// Whether this member is part of a working quorum: a follower that knows a leader (it
+    /// forgets it when its election timer fires), or a
+    /// leader that heard from a quorum within `within_ms` and still has links to a quorum
+    /// (openraft's leader does not step down by itself when cut off, so this is how a cut-off
+    /// leader notices; broken links show it at once, silent ones after `within_ms`).
     pub fn has_quorum(&self, within_ms: u64) -> bool {
         let m = self.raft.metrics().borrow().clone();
         match m.current_leader {
             None => false,
-            Some(l) if l == self.id => m.millis_since_quorum_ack.is_some_and(|ms| ms <= within_ms),
+            Some(l) if l == self.id => {
+                let acked = m.millis_since_quorum_ack.is_some_and(|ms| ms <= within_ms);
+                let health = self.link.as_ref().map(|l| l.health());
+                let voters: Vec<u64> = m.membership_config.membership().voter_ids().collect();
+                let reachable = voters
+                    .iter()
+                    .filter(|v| **v == self.id || health.is_none_or(|h| !h.is_down(**v)))
+                    .count();
+                acked && reachable * 2 > voters.len()
+            }
             Some(_) => true,
         }
     }

@@ -92,6 +92,16 @@ fn builtin_stat() -> StatPersisted {
 }
 
 impl DataTree {
+    /// Puts the ensemble's membership text into `/zookeeper/config` without a txn or a stat
+    /// change, as ZooKeeper does each time a quorum peer loads its database.
+    pub fn set_config_data(&mut self, text: &str) {
+        if let Some(n) = self.nodes.get_mut("/zookeeper/config") {
+            let old = n.data.as_ref().map_or(0, Bytes::len) as u64;
+            n.data = Some(Bytes::copy_from_slice(text.as_bytes()));
+            self.data_size = self.data_size - old + text.len() as u64;
+        }
+    }
+
     /// A fresh tree: "/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config".
     pub fn new(opts: Options) -> DataTree {
         let mut t = DataTree {

@@ -53,6 +53,7 @@ cd "$work/src/github.com/samuel/go-zookeeper/zk"
 GOZK_PIDFILE=$work/pids TMPDIR=$work/tmp GOPATH=$work GO111MODULE=off GOFLAGS= GOCACHE=$work/cache PATH="$work/bin:$PATH" \
   ZOOKEEPER_PATH=$work/zkpath timeout 900 go test -count=1 -v "$@" . \
   > "$work/test.log" 2>&1 || true
+cp "$work/test.log" "${GOZK_LOG:-/tmp/rzk-gozk-last.log}"
 grep -E '^(--- (PASS|FAIL|SKIP)|ok|FAIL|panic)' "$work/test.log" || true
 pass=$(grep -c '^--- PASS' "$work/test.log" || true)
 fail=$(grep -c '^--- FAIL' "$work/test.log" || true)

@@ -3,6 +3,7 @@
 # replaced by the server's host:port for `connect`) against a fresh real ZooKeeper and a fresh
 # rzk, normalises what must differ (../normalise.py) and diffs the two transcripts.
 #   conformance/clients/zkcli/compare.sh [--zk-port P] [--rzk-port P]
+#   conformance/clients/zkcli/compare.sh --zk-servers CONNECT --rzk-servers CONNECT  (ensembles)
 # Without ports it starts both servers itself (fresh, killed on exit); with ports the servers
 # must be fresh (nothing created yet), since zxid offsets, sequence numbers and child counts of
 # / are compared. Prints `zkcli: N commands, identical` (exit 0) or the diff (exit 1).
@@ -13,25 +14,24 @@ here=$(cd "$(dirname "$0")" && pwd)
 trap cleanup_clients EXIT
 
 both_servers zkcli "$@"
-zk_port=$ZK_PORT rzk_port=$RZK_PORT
 
 work="$CLIENTS_TMP/zkcli"
 mkdir -p "$work/logs"
 script="$here/script.txt"
 ncmd=$(grep -cv '^[[:space:]]*$' "$script")
 
-run_one() { # NAME PORT
-  local name=$1 port=$2
+run_one() { # NAME SERVER (host:port or a connect string)
+  local name=$1 server=$2
   # zkCli prints results on stdout and "Created ..."/errors on stderr: both go to the
   # transcript, in order; log4j/SLF4J output is split off by normalise.py into noise.log.
-  sed "s/@SERVER@/127.0.0.1:$port/g" "$script" |
+  sed "s/@SERVER@/$server/g" "$script" |
     ZOO_LOG_DIR="$work/logs" CLIENT_JVMFLAGS="-Dzookeeper.log.dir=$work/logs" \
-    timeout 120 /usr/share/zookeeper/bin/zkCli.sh -server "127.0.0.1:$port" \
+    timeout 120 /usr/share/zookeeper/bin/zkCli.sh -server "$server" \
     > "$work/$name.raw" 2>&1 || echo "zkCli exited with status $? against $name" >> "$work/$name.raw"
   python3 "$here/../normalise.py" zkcli "$work/noise.log" < "$work/$name.raw" > "$work/$name.txt"
 }
-run_one zk "$zk_port"
-run_one rzk "$rzk_port"
+run_one zk "$ZK_SERVER"
+run_one rzk "$RZK_SERVER"
 
 if diff -u --label "zookeeper ($work/zk.txt)" --label "rzk ($work/rzk.txt)" "$work/zk.txt" "$work/rzk.txt" > "$work/diff.txt"; then
   echo "zkcli: $ncmd commands, identical"

@@ -50,6 +50,32 @@ async fn write_frame(s: &mut TcpStream, body: &[u8]) -> io::Result<()> {
 #[derive(Debug, Clone, Default)]
 pub struct TcpPeers {
     pub addrs: Arc<std::collections::BTreeMap<u64, String>>,
+    pub health: LinkHealth,
+}
+
+/// Which peers' links are broken right now (connect refused, reset, closed, timed out) as seen
+/// by this member's last call to each. A leader whose followers' processes die sees it at the
+/// next heartbeat, as ZooKeeper's leader sees its LearnerHandler sockets close, instead of
+/// waiting syncLimit ticks for acks to age.
+#[derive(Debug, Clone, Default)]
+pub struct LinkHealth(Arc<std::sync::Mutex<std::collections::HashMap<u64, bool>>>);
+
+impl LinkHealth {
+    fn set(&self, target: u64, up: bool) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(target, up);
+    }
+
+    /// Whether the last call to `target` failed at the transport level.
+    pub fn is_down(&self, target: u64) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&target)
+            == Some(&false)
+    }
 }
 
 impl TcpPeers {
@@ -69,6 +95,7 @@ impl RaftNetworkFactory<TypeConfig> for TcpPeers {
             target,
             addr: self.addr_of(target, node),
             conn: None,
+            health: self.health.clone(),
         }
     }
 }
@@ -79,12 +106,23 @@ pub struct TcpPeer {
     target: u64,
     addr: String,
     conn: Option<TcpStream>,
+    health: LinkHealth,
 }
 
 type Rpc<T, E> = Result<T, RPCError<u64, BasicNode, E>>;
 
 impl TcpPeer {
     async fn call<E: std::error::Error>(
+        &mut self,
+        req: PeerRequest,
+        ttl: Duration,
+    ) -> Rpc<PeerResponse, E> {
+        let r = self.exchange(req, ttl).await;
+        self.health.set(self.target, r.is_ok());
+        r
+    }
+
+    async fn exchange<E: std::error::Error>(
         &mut self,
         req: PeerRequest,
         ttl: Duration,
@@ -314,6 +352,11 @@ impl LeaderLink {
             peers,
             conn: tokio::sync::Mutex::new(None),
         }
+    }
+
+    /// The state of this member's links to its peers.
+    pub fn health(&self) -> &LinkHealth {
+        &self.peers.health
     }
 
     async fn call(&self, req: PeerRequest) -> Result<PeerResponse, LinkError> {
