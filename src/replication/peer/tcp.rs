@@ -117,15 +117,23 @@ impl TcpPeer {
         req: PeerRequest,
         ttl: Duration,
     ) -> Rpc<PeerResponse, E> {
-        let r = self.exchange(req, ttl).await;
-        self.health.set(self.target, r.is_ok());
+        let mut broken = false;
+        let r = self.exchange(req, ttl, &mut broken).await;
+        // A slow answer says nothing about the link (members share CPUs under load); the
+        // syncLimit rule in `Log::has_quorum` covers silent peers.
+        if r.is_ok() || broken {
+            self.health.set(self.target, r.is_ok());
+        }
         r
     }
 
+    /// One request and its reply; `broken` is set when the failure shows the link itself is
+    /// gone (connection refused, reset or closed by the peer), not merely slow.
     async fn exchange<E: std::error::Error>(
         &mut self,
         req: PeerRequest,
         ttl: Duration,
+        broken: &mut bool,
     ) -> Rpc<PeerResponse, E> {
         let mut body = BytesMut::new();
         req.encode(&mut body);
@@ -134,7 +142,10 @@ impl TcpPeer {
                 .await
                 .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))
                 .and_then(|r| r)
-                .map_err(|e| RPCError::Unreachable(Unreachable::new(&e)))?;
+                .map_err(|e| {
+                    *broken = is_broken(&e);
+                    RPCError::Unreachable(Unreachable::new(&e))
+                })?;
             let _ = s.set_nodelay(true);
             self.conn = Some(s);
         }
@@ -151,6 +162,7 @@ impl TcpPeer {
             Ok(Ok(bytes)) => bytes,
             Ok(Err(e)) => {
                 self.conn = None;
+                *broken = is_broken(&e);
                 return Err(RPCError::Network(NetworkError::new(&e)));
             }
             Err(_) => {
@@ -169,6 +181,20 @@ impl TcpPeer {
             )))
         })
     }
+}
+
+/// Whether an I/O error means the peer's end is gone (its process died or closed the socket),
+/// as ZooKeeper's leader sees a LearnerHandler socket close.
+fn is_broken(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::NotConnected
+    )
 }
 
 fn unexpected<E: std::error::Error>(what: &str, got: PeerResponse) -> RPCError<u64, BasicNode, E> {
