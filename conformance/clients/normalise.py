@@ -15,6 +15,12 @@ Only what must differ between two fresh servers is rewritten:
     `<port-K>` in order of first appearance (two ensembles list their members in the same order,
     so the structure is still compared).
   - log noise (SLF4J's binder warnings) is moved to NOISE_FILE.
+  - zkCli only: its watcher thread prints `WATCHER::` / `WatchedEvent ...` while the main thread
+    prints command results, so where an event lands among the results is a race between two
+    client threads, not server behaviour. Those lines (each with the blank line zkCli prints
+    before it in the same write) are taken out of the
+    flow and listed, in the order printed, after it; the events and their order are still
+    compared, and so are the results and theirs.
 Everything else (errors, data, versions, child lists in the order printed, ACLs, watch events,
 sequential suffixes) is kept verbatim.
 """
@@ -25,6 +31,7 @@ mode, noise_path = sys.argv[1], sys.argv[2]
 base = None
 sessions = {}
 ports = {}
+events = []
 
 
 def port(value):
@@ -72,6 +79,13 @@ for line in sys.stdin.read().splitlines():
         out.append("%s:%s:%s%s%s" % (m.group(1), quorum, election, m.group(4), client))
         continue
     if mode == "zkcli":
+        if line == "WATCHER::" or line.startswith("WatchedEvent "):
+            # printed as one "\n" + text write each, so the blank line just before is theirs
+            if out and out[-1] == "":
+                out.pop()
+            if line != "WATCHER::":
+                events.append(line)
+            continue
         m = re.match(r"^(cZxid|mZxid|pZxid) = 0x([0-9a-fA-F]+)$", line)
         if m:
             n = zxid(m.group(2))
@@ -111,6 +125,10 @@ for line in sys.stdin.read().splitlines():
             out.append("time = <N> msec")
             continue
     out.append(line)
+
+if mode == "zkcli":
+    out.append("--- watch events, in the order the client printed them ---")
+    out.extend(events)
 
 with open(noise_path, "a") as f:
     f.write("".join(l + "\n" for l in noise))
