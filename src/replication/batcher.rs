@@ -77,7 +77,7 @@ async fn run(raft: Raft, mut rx: mpsc::UnboundedReceiver<Txn>) {
         use crate::ops::metrics::{observe, Basic};
         observe(Basic::SyncProcessorBatchSize, batch.len() as u64);
         // Sent from this one task, so entries keep the order of the proposals.
-        let Ok(done) = raft.client_write_ff(TxnBatch(batch)).await else {
+        let Ok(done) = raft.client_write_ff(TxnBatch::new(batch)).await else {
             return;
         };
         tokio::spawn(async move {

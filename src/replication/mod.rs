@@ -46,8 +46,16 @@ pub type Raft = openraft::Raft<TypeConfig>;
 
 /// What one log entry carries: the txns gathered while the entries before it were being made
 /// durable ([`batcher`]), applied in order, each with its own zxid.
+/// Shared, so that the copies openraft takes (the log store's window, the entries handed to
+/// the state machine, the replication streams) do not copy every txn.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TxnBatch(pub Vec<Txn>);
+pub struct TxnBatch(pub std::sync::Arc<Vec<Txn>>);
+
+impl TxnBatch {
+    pub fn new(txns: Vec<Txn>) -> TxnBatch {
+        TxnBatch(std::sync::Arc::new(txns))
+    }
+}
 
 /// The proposing end of the log.
 #[derive(Clone)]

@@ -175,7 +175,7 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
         };
         let paused = started.elapsed();
         let payload = tokio::task::spawn_blocking(move || {
-            let mut out = BytesMut::new();
+            let mut out = BytesMut::with_capacity(view.size_hint() + 4096);
             encode_meta(&applied, &mut out);
             view.encode(&mut out);
             (applied, out)
@@ -251,7 +251,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                         applied.membership = StoredMembership::new(Some(entry.log_id), m)
                     }
                     EntryPayload::Normal(batch) => {
-                        for txn in batch.0 {
+                        for txn in batch.0.iter() {
                             let zxid = next_zxid(tree.last_zxid(), entry.log_id.leader_id.term);
                             let outcome = tree.apply(&txn, zxid);
                             {

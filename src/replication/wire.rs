@@ -158,7 +158,7 @@ pub fn encode_entry(e: &Entry<TypeConfig>, out: &mut BytesMut) {
                 out.put_u8(3);
                 (txns.len() as i32).encode(out);
                 // Length-prefixed: a txn's request body runs to the end of its slice.
-                for t in txns {
+                for t in txns.iter() {
                     let at = out.len();
                     out.put_i32(0);
                     encode_txn(t, out);
@@ -185,7 +185,7 @@ pub fn decode_entry(mut input: &[u8]) -> Result<Entry<TypeConfig>, DecodeError> 
     *input = rest;
     let payload = match kind {
         0 => EntryPayload::Blank,
-        1 => EntryPayload::Normal(TxnBatch(vec![decode_txn(input)?])),
+        1 => EntryPayload::Normal(TxnBatch::new(vec![decode_txn(input)?])),
         3 => {
             let n = i32::decode_next(input, LIM)?;
             // Each txn takes well over 8 bytes: a count beyond that is corruption.
@@ -207,7 +207,7 @@ pub fn decode_entry(mut input: &[u8]) -> Result<Entry<TypeConfig>, DecodeError> 
                     decode_txn(&mut body)
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            EntryPayload::Normal(TxnBatch(txns))
+            EntryPayload::Normal(TxnBatch::new(txns))
         }
         2 => EntryPayload::Membership(decode_membership(input)?),
         k => {
@@ -274,11 +274,11 @@ mod tests {
         let entries = vec![
             Entry {
                 log_id: LogId::new(LeaderId::new(2, 1), 5),
-                payload: EntryPayload::Normal(TxnBatch(vec![txn.clone()])),
+                payload: EntryPayload::Normal(TxnBatch::new(vec![txn.clone()])),
             },
             Entry {
                 log_id: LogId::new(LeaderId::new(2, 1), 6),
-                payload: EntryPayload::Normal(TxnBatch(vec![txn.clone(), txn])),
+                payload: EntryPayload::Normal(TxnBatch::new(vec![txn.clone(), txn])),
             },
             Entry {
                 log_id: LogId::new(LeaderId::new(2, 1), 6),

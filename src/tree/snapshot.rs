@@ -106,6 +106,8 @@ fn put_str(out: &mut BytesMut, s: &str) {
 /// The tree at one log position, shared with the live tree (see [`super::node_map`]): taken
 /// under the tree lock in one pass, encoded after the lock is released.
 pub struct TreeView {
+    /// Bytes the encoding is expected to take (at least), so the buffer is sized once.
+    size_hint: usize,
     last_zxid: i64,
     sessions: Vec<(i64, i32)>,
     acls: Vec<Arc<[Acl]>>,
@@ -113,6 +115,12 @@ pub struct TreeView {
 }
 
 impl TreeView {
+    /// About how many bytes [`TreeView::encode`] appends: growing a buffer of hundreds of
+    /// megabytes by doubling would copy it again and again.
+    pub fn size_hint(&self) -> usize {
+        self.size_hint
+    }
+
     /// Appends the snapshot encoding.
     pub fn encode(&self, out: &mut BytesMut) {
         VERSION.encode(out);
@@ -165,7 +173,13 @@ impl DataTree {
     pub fn snapshot_view(&self) -> TreeView {
         let mut sessions: Vec<(i64, i32)> = self.sessions().collect();
         sessions.sort_unstable();
+        // Path and data bytes, each path again as its parent's child name, and per node the
+        // stat (68), lengths and ACL index.
+        let size_hint = (self.data_size as usize)
+            .saturating_mul(2)
+            .saturating_add(self.nodes.len().saturating_mul(96));
         TreeView {
+            size_hint,
             last_zxid: self.last_zxid,
             sessions,
             acls: self.acls.iter().cloned().collect(),

@@ -135,7 +135,7 @@ async fn three_members_replicate_and_survive_leader_loss() {
     let first = leader(&members).await;
     members[&first]
         .raft
-        .client_write_ff(TxnBatch(vec![create("/a")]))
+        .client_write_ff(TxnBatch::new(vec![create("/a")]))
         .await
         .unwrap();
     for m in members.values() {
@@ -152,7 +152,7 @@ async fn three_members_replicate_and_survive_leader_loss() {
     for i in 0..20 {
         members[&second]
             .raft
-            .client_write_ff(TxnBatch(vec![create(&format!("/b{i}"))]))
+            .client_write_ff(TxnBatch::new(vec![create(&format!("/b{i}"))]))
             .await
             .unwrap();
     }
