@@ -78,6 +78,7 @@ pub async fn start_raft(
     shared: &Arc<Shared>,
     raft_config: Arc<openraft::Config>,
     applied: Applied,
+    preloaded: crate::replication::state_machine::Preloaded,
     snap_dir: &Path,
     log: LogStore,
 ) -> io::Result<Raft> {
@@ -102,7 +103,8 @@ pub async fn start_raft(
         })?;
     let fresh = log.is_empty() && applied.last.is_none();
     log.set_purged_if_empty(applied.last);
-    let sm = StateMachine::new(shared.clone(), applied, snap_dir.to_path_buf());
+    let sm = StateMachine::new(shared.clone(), applied, snap_dir.to_path_buf())
+        .with_preloaded(preloaded);
     let raft = Raft::new(me.id, raft_config, peers(shared), log, sm)
         .await
         .map_err(|e| other(format!("starting raft: {e}")))?;

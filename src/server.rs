@@ -26,13 +26,17 @@ fn other(msg: String) -> io::Error {
     io::Error::other(msg)
 }
 
-/// Loads the newest snapshot that verifies, falling back to older ones.
-fn load_snapshot(dir: &Path, opts: Options) -> (Applied, DataTree) {
+/// Loads the newest snapshot that verifies, falling back to older ones; also returns its bytes
+/// for the state machine (openraft asks for them once at start-up).
+fn load_snapshot(dir: &Path, opts: Options) -> (Applied, DataTree, state_machine::Preloaded) {
     for id in snapfile::list(dir) {
         match snapfile::read(dir, id)
             .map_err(|e| e.to_string())
-            .and_then(|b| state_machine::decode_snapshot(&b, opts).map_err(|e| e.to_string()))
-        {
+            .and_then(|b| {
+                let (applied, tree) =
+                    state_machine::decode_snapshot(&b, opts).map_err(|e| e.to_string())?;
+                Ok((applied, tree, Some((id, b))))
+            }) {
             Ok(found) => {
                 tracing::info!(index = id.index, term = id.term, "loaded snapshot");
                 return found;
@@ -42,7 +46,7 @@ fn load_snapshot(dir: &Path, opts: Options) -> (Applied, DataTree) {
             }
         }
     }
-    (Applied::default(), DataTree::new(opts))
+    (Applied::default(), DataTree::new(opts), None)
 }
 
 /// openraft's settings: heartbeats and election timeouts in milliseconds (tight, so that a
@@ -75,6 +79,7 @@ fn raft_config(config: &Config) -> io::Result<Arc<openraft::Config>> {
 async fn start_raft(
     shared: &Arc<Shared>,
     applied: Applied,
+    preloaded: state_machine::Preloaded,
     snap_dir: &Path,
     log: LogStore,
 ) -> io::Result<Raft> {
@@ -82,7 +87,8 @@ async fn start_raft(
     let raft_config = raft_config(config)?;
     let fresh = log.is_empty() && applied.last.is_none();
     log.set_purged_if_empty(applied.last);
-    let sm = StateMachine::new(shared.clone(), applied, snap_dir.to_path_buf());
+    let sm = StateMachine::new(shared.clone(), applied, snap_dir.to_path_buf())
+        .with_preloaded(preloaded);
     let raft = Raft::new(
         STANDALONE_ID,
         raft_config,
@@ -154,15 +160,20 @@ pub async fn run(config: Config) -> io::Result<()> {
     };
     let snap_dir = data_dir.join("snapshots");
     let snap_started = Instant::now();
-    let (applied, mut tree) = load_snapshot(&snap_dir, opts);
+    let (applied, mut tree, preloaded) = load_snapshot(&snap_dir, opts);
     if ensemble {
         tree.set_config_data(&config.quorum.config_text());
     }
     metrics::observe(Basic::StartupSnapLoadTime, ms(snap_started));
     let snapshot_zxid = tree.last_zxid();
     let snapshot_index = applied.last.map_or(0, |l| l.index);
-    let log = LogStore::open(&log_dir, config.segment_bytes, config.force_sync)
-        .map_err(|e| other(e.to_string()))?;
+    let log = LogStore::open_after(
+        &log_dir,
+        config.segment_bytes,
+        config.force_sync,
+        snapshot_index,
+    )
+    .map_err(|e| other(e.to_string()))?;
     check_no_gap(&log, &applied).await?;
     let sessions = Sessions::new(
         server_id as u8,
@@ -177,12 +188,13 @@ pub async fn run(config: Config) -> io::Result<()> {
             &shared,
             raft_config(&shared.config)?,
             applied,
+            preloaded,
             &snap_dir,
             log,
         )
         .await?
     } else {
-        start_raft(&shared, applied, &snap_dir, log).await?
+        start_raft(&shared, applied, preloaded, &snap_dir, log).await?
     };
     let replayed = raft
         .metrics()

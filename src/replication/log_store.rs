@@ -69,6 +69,23 @@ impl LogStore {
     /// # Errors
     /// Corruption before the tail, an undecodable entry, or I/O failures.
     pub fn open(dir: &Path, segment_bytes: u64, force_sync: bool) -> Result<LogStore, DiskError> {
+        Self::open_after(dir, segment_bytes, force_sync, u64::MAX)
+    }
+
+    /// As [`LogStore::open`], keeping every entry after `applied` decoded (they are about to
+    /// be replayed into the state machine, so reading them back from disk would decode them a
+    /// second time); older entries only have their log id read (their checksums were
+    /// verified by [`Wal::open`]), except the newest [`IN_MEMORY`]. The window shrinks back at
+    /// the first append.
+    ///
+    /// # Errors
+    /// As [`LogStore::open`].
+    pub fn open_after(
+        dir: &Path,
+        segment_bytes: u64,
+        force_sync: bool,
+        applied: u64,
+    ) -> Result<LogStore, DiskError> {
         let (mut wal, records) = Wal::open(&dir.join("log"), segment_bytes)?;
         let vote_path = dir.join("vote");
         let vote = meta::read(&vote_path)?
@@ -84,16 +101,23 @@ impl LogStore {
             vote,
             ..Default::default()
         };
-        for (index, bytes) in records {
-            let e = wire::decode_entry(&bytes).map_err(|err| {
-                DiskError::corrupt(
-                    crate::storage::Subject::Dir(dir.to_path_buf()),
-                    format!("entry {index}: {err}"),
-                )
-            })?;
-            inner.ids.insert(index, e.log_id);
-            inner.entries.insert(index, e);
-            inner.evict();
+        let corrupt = |index: u64, err: zk_codec::DecodeError| {
+            DiskError::corrupt(
+                crate::storage::Subject::Dir(dir.to_path_buf()),
+                format!("entry {index}: {err}"),
+            )
+        };
+        let total = records.len();
+        for (i, (index, bytes)) in records.into_iter().enumerate() {
+            if i + IN_MEMORY >= total || (applied != u64::MAX && index > applied) {
+                let e = wire::decode_entry(&bytes).map_err(|err| corrupt(index, err))?;
+                inner.ids.insert(index, e.log_id);
+                inner.entries.insert(index, e);
+            } else {
+                let id = wire::decode_log_id(&mut bytes.as_slice())
+                    .map_err(|err| corrupt(index, err))?;
+                inner.ids.insert(index, id);
+            }
         }
         if let Some((_, first)) = inner.ids.first_key_value() {
             // Everything before the first kept entry was purged after a snapshot.
@@ -314,5 +338,53 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             g.last_purged = Some(log_id);
         }
         self.tx.send(Cmd::Purge(log_id.index)).map_err(io_err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openraft::{EntryPayload, LeaderId};
+
+    #[tokio::test]
+    async fn reopened_store_keeps_the_replay_decoded_and_reads_older_entries_back() {
+        let dir = std::env::temp_dir().join(format!("rzk-logstore-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let total = IN_MEMORY as u64 + 300;
+        {
+            let (mut wal, _) = Wal::open(&dir.join("log"), 1 << 20).unwrap();
+            let records: Vec<(u64, Vec<u8>)> = (1..=total)
+                .map(|i| {
+                    let e: Entry<TypeConfig> = Entry {
+                        log_id: LogId::new(LeaderId::new(1 + i / 100, 1), i),
+                        payload: EntryPayload::Blank,
+                    };
+                    let mut out = BytesMut::new();
+                    wire::encode_entry(&e, &mut out);
+                    (i, out.to_vec())
+                })
+                .collect();
+            wal.append(records.iter().map(|(i, r)| (*i, r.as_slice())))
+                .unwrap();
+            wal.sync(true).unwrap();
+        }
+        // A snapshot covers the first 10: the 290 + 256 after it stay decoded for the replay.
+        let mut store = LogStore::open_after(&dir, 1 << 20, false, 10).unwrap();
+        {
+            let g = store.lock();
+            assert_eq!(g.ids.len() as u64, total);
+            assert_eq!(g.entries.len() as u64, total - 10);
+            assert_eq!(g.ids[&150].leader_id, LeaderId::new(2, 1));
+        }
+        let all = store.try_get_log_entries(1..=total).await.unwrap();
+        let indexes: Vec<u64> = all.iter().map(|e| e.log_id.index).collect();
+        assert_eq!(indexes, (1..=total).collect::<Vec<_>>());
+        assert_eq!(all[149].log_id.leader_id, LeaderId::new(2, 1));
+        drop(store);
+        // Without a known snapshot point only the newest IN_MEMORY are decoded.
+        let store = LogStore::open(&dir, 1 << 20, false).unwrap();
+        assert_eq!(store.lock().entries.len(), IN_MEMORY);
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

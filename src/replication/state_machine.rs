@@ -42,7 +42,14 @@ pub struct StateMachine {
     /// Txns applied since the last snapshot was built: snapCount counts txns, as in ZooKeeper,
     /// while openraft's snapshot policy counts entries, which hold many txns under load.
     since_snapshot: Arc<AtomicU64>,
+    /// The snapshot file start-up already read to rebuild the tree: openraft asks for the
+    /// current snapshot once while starting, and reading hundreds of megabytes again for it
+    /// would lengthen every restart.
+    preloaded: Arc<Mutex<Preloaded>>,
 }
+
+/// A snapshot file read at start-up: its id and bytes.
+pub type Preloaded = Option<(SnapshotId, Vec<u8>)>;
 
 /// zxid of the next entry: `(term << 32) | counter`, the counter restarting at 1 in a new term.
 pub fn next_zxid(last: i64, term: u64) -> i64 {
@@ -118,7 +125,14 @@ impl StateMachine {
             applied: Arc::new(Mutex::new(applied)),
             dir,
             since_snapshot: Arc::new(AtomicU64::new(0)),
+            preloaded: Arc::new(Mutex::new(None)),
         }
+    }
+
+    /// Hands over the snapshot bytes start-up read (see `preloaded`).
+    pub fn with_preloaded(self, preloaded: Preloaded) -> StateMachine {
+        *self.preloaded.lock().unwrap_or_else(|e| e.into_inner()) = preloaded;
+        self
     }
 
     /// Asks for a snapshot each time another snapCount txns have been applied since the last
@@ -149,8 +163,8 @@ impl StateMachine {
         &self,
         id: SnapshotId,
         applied: &Applied,
+        bytes: Vec<u8>,
     ) -> Result<Option<Snapshot<TypeConfig>>, StorageError<u64>> {
-        let bytes = snapfile::read(&self.dir, id).map_err(sm_err)?;
         let snapshot_id = format!("{}-{}", id.term, id.index);
         let meta = SnapshotMeta {
             last_log_id: applied.last,
@@ -253,7 +267,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     EntryPayload::Normal(batch) => {
                         for txn in batch.0.iter() {
                             let zxid = next_zxid(tree.last_zxid(), entry.log_id.leader_id.term);
-                            let outcome = tree.apply(&txn, zxid);
+                            let outcome = tree.apply(txn, zxid);
                             {
                                 let mut watches = self.shared.lock_watches();
                                 for ev in &outcome.events {
@@ -266,7 +280,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                             }
                             // Completed here, txn by txn: a connection's replies and the
                             // notifications it gets stay in the order the txns were applied.
-                            applier::complete(&self.shared, &txn, zxid, outcome, waiter);
+                            applier::complete(&self.shared, txn, zxid, outcome, waiter);
                             txns += 1;
                         }
                     }
@@ -310,10 +324,21 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     async fn get_current_snapshot(
         &mut self,
     ) -> Result<Option<Snapshot<TypeConfig>>, StorageError<u64>> {
+        let preloaded = self
+            .preloaded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        // The one the tree was rebuilt from: the newest that decodes.
+        if let Some((id, bytes)) = preloaded {
+            if let Ok(applied) = decode_meta(&mut bytes.as_slice()) {
+                return self.snapshot_of(id, &applied, bytes);
+            }
+        }
         for id in snapfile::list(&self.dir) {
             if let Ok(bytes) = snapfile::read(&self.dir, id) {
                 if let Ok(applied) = decode_meta(&mut bytes.as_slice()) {
-                    return self.snapshot_of(id, &applied);
+                    return self.snapshot_of(id, &applied, bytes);
                 }
             }
         }
