@@ -226,7 +226,7 @@ async fn dispatch(
                 auth: sink.identities(),
                 op: txn_op,
             };
-            if shared.log().propose(txn).await.is_err() {
+            if shared.log().submit(txn, &sink.closed).is_err() {
                 return gone();
             }
             None

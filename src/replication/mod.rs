@@ -30,6 +30,7 @@ pub use pending::{AttachedRead, Pending, Waiter};
 use crate::txn::Txn;
 use openraft::BasicNode;
 use std::io::Cursor;
+use tokio_util::sync::CancellationToken;
 
 openraft::declare_raft_types!(
     /// rzk's openraft types: the log carries [`Txn`]s; outcomes travel through [`Pending`]
@@ -181,6 +182,23 @@ impl Log {
         txn.time_ms = crate::clock::now_ms();
         if let Some(link) = self.link.as_ref().filter(|_| !self.is_leader()) {
             return link.forward(txn).await.map_err(|_| ProposeError::NotLeader);
+        }
+        self.batcher
+            .submit(txn)
+            .map_err(|_| ProposeError::ShuttingDown)
+    }
+
+    /// As [`Log::propose`] for a client connection, without waiting on a follower for the
+    /// leader to take the write (so the connection can pipeline its writes): if forwarding
+    /// fails, `closed` is cancelled, which closes the connection.
+    ///
+    /// # Errors
+    /// [`ProposeError::ShuttingDown`] once Raft has stopped.
+    pub fn submit(&self, mut txn: Txn, closed: &CancellationToken) -> Result<(), ProposeError> {
+        txn.time_ms = crate::clock::now_ms();
+        if let Some(link) = self.link.as_ref().filter(|_| !self.is_leader()) {
+            link.enqueue(txn, peer::tcp::OnForward::CloseOnFailure(closed.clone()));
+            return Ok(());
         }
         self.batcher
             .submit(txn)

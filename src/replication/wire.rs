@@ -156,15 +156,7 @@ pub fn encode_entry(e: &Entry<TypeConfig>, out: &mut BytesMut) {
             }
             _ => {
                 out.put_u8(3);
-                (txns.len() as i32).encode(out);
-                // Length-prefixed: a txn's request body runs to the end of its slice.
-                for t in txns.iter() {
-                    let at = out.len();
-                    out.put_i32(0);
-                    encode_txn(t, out);
-                    let len = (out.len() - at - 4) as i32;
-                    out[at..at + 4].copy_from_slice(&len.to_be_bytes());
-                }
+                encode_txns(txns, out);
             }
         },
         EntryPayload::Membership(m) => {
@@ -178,6 +170,46 @@ pub fn encode_entry(e: &Entry<TypeConfig>, out: &mut BytesMut) {
 ///
 /// # Errors
 /// Malformed input.
+/// Appends a count and the txns, each length-prefixed (a txn's request body runs to the end of
+/// its slice). Log entry kind 3 and forwarded write batches.
+pub fn encode_txns(txns: &[Txn], out: &mut BytesMut) {
+    (txns.len() as i32).encode(out);
+    for t in txns {
+        let at = out.len();
+        out.put_i32(0);
+        encode_txn(t, out);
+        let len = (out.len() - at - 4) as i32;
+        out[at..at + 4].copy_from_slice(&len.to_be_bytes());
+    }
+}
+
+/// Reads what [`encode_txns`] wrote.
+///
+/// # Errors
+/// A bad count or length, or a txn that does not decode.
+pub fn decode_txns(input: &mut &[u8]) -> Result<Vec<Txn>, DecodeError> {
+    let n = i32::decode_next(input, LIM)?;
+    // Each txn takes well over 8 bytes: a count beyond that is corruption.
+    if n < 0 || n as usize > input.len() / 8 {
+        return Err(DecodeError::Unknown {
+            what: "txn batch length",
+            value: n,
+        });
+    }
+    (0..n)
+        .map(|_| {
+            let len = i32::decode_next(input, LIM)?;
+            let len = usize::try_from(len)
+                .ok()
+                .filter(|l| *l <= input.len())
+                .ok_or(DecodeError::Truncated)?;
+            let (mut body, rest) = input.split_at(len);
+            *input = rest;
+            decode_txn(&mut body)
+        })
+        .collect()
+}
+
 pub fn decode_entry(mut input: &[u8]) -> Result<Entry<TypeConfig>, DecodeError> {
     let input = &mut input;
     let log_id = decode_log_id(input)?;
@@ -186,29 +218,7 @@ pub fn decode_entry(mut input: &[u8]) -> Result<Entry<TypeConfig>, DecodeError> 
     let payload = match kind {
         0 => EntryPayload::Blank,
         1 => EntryPayload::Normal(TxnBatch::new(vec![decode_txn(input)?])),
-        3 => {
-            let n = i32::decode_next(input, LIM)?;
-            // Each txn takes well over 8 bytes: a count beyond that is corruption.
-            if n < 0 || n as usize > input.len() / 8 {
-                return Err(DecodeError::Unknown {
-                    what: "txn batch length",
-                    value: n,
-                });
-            }
-            let txns = (0..n)
-                .map(|_| {
-                    let len = i32::decode_next(input, LIM)?;
-                    let len = usize::try_from(len)
-                        .ok()
-                        .filter(|l| *l <= input.len())
-                        .ok_or(DecodeError::Truncated)?;
-                    let (mut body, rest) = input.split_at(len);
-                    *input = rest;
-                    decode_txn(&mut body)
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            EntryPayload::Normal(TxnBatch::new(txns))
-        }
+        3 => EntryPayload::Normal(TxnBatch::new(decode_txns(input)?)),
         2 => EntryPayload::Membership(decode_membership(input)?),
         k => {
             return Err(DecodeError::Unknown {

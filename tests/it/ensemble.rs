@@ -528,3 +528,39 @@ fn histories_under_kills_and_partitions_are_linearizable() {
     let unknown = per_key.iter().flatten().filter(|o| o.ret.is_none()).count();
     eprintln!("linearizable: {total} operations on {KEYS} keys ({unknown} with unknown outcome)");
 }
+
+/// A connection on a follower pipelines its writes (the follower forwards them to the leader in
+/// batches): they are applied in the order sent, and each read sent behind a write sees it.
+#[test]
+fn writes_pipelined_through_a_follower_keep_their_order() {
+    use zk_codec::records::{CreateResponse, PathWatchRequest};
+    use zk_codec::{OpCode, Response};
+    let ens = Ensemble::start(3);
+    let f = (ens.leader() + 1) % 3;
+    let mut c = Client::connect(ens.addr(f));
+    assert_eq!(c.create("/q", b"", 0).0.err, 0);
+    const N: usize = 300;
+    let mut sent = Vec::new();
+    for i in 0..N {
+        let create = Request::Create(crate::harness::create_req("/q/n-", b"x", 2));
+        sent.push((OpCode::Create, c.send(&create), i));
+        let read = Request::GetData(PathWatchRequest {
+            path: format!("/q/n-{i:010}"),
+            watch: false,
+        });
+        sent.push((OpCode::GetData, c.send(&read), i));
+    }
+    for (op, xid, i) in sent {
+        let (h, r) = c.reply(op);
+        assert_eq!((h.xid, h.err), (xid, 0), "reply {i} ({op:?})");
+        if op == OpCode::Create {
+            assert_eq!(
+                r,
+                Response::Create(CreateResponse {
+                    path: format!("/q/n-{i:010}")
+                }),
+                "sequence numbers follow the send order"
+            );
+        }
+    }
+}

@@ -20,8 +20,8 @@
 //! | error            | ustring message                                                   |
 
 use super::super::wire::{
-    decode_entry, decode_log_id, decode_membership, decode_txn, encode_entry, encode_log_id,
-    encode_membership, encode_txn,
+    decode_entry, decode_log_id, decode_membership, decode_txn, decode_txns, encode_entry,
+    encode_log_id, encode_membership, encode_txn, encode_txns,
 };
 use super::super::TypeConfig;
 use crate::txn::Txn;
@@ -47,7 +47,8 @@ pub enum PeerRequest {
     Append(AppendEntriesRequest<TypeConfig>),
     Vote(VoteRequest<u64>),
     Snapshot(InstallSnapshotRequest<TypeConfig>),
-    Forward(Txn),
+    /// Client writes a follower hands to the leader, in their order.
+    Forward(Vec<Txn>),
     ReadIndex,
     Touch(Vec<i64>),
 }
@@ -156,10 +157,16 @@ impl PeerRequest {
                 out.put_slice(&r.data);
                 out.put_u8(u8::from(r.done));
             }
-            PeerRequest::Forward(t) => {
-                out.put_u8(4);
-                encode_txn(t, out);
-            }
+            PeerRequest::Forward(txns) => match txns.as_slice() {
+                [t] => {
+                    out.put_u8(4);
+                    encode_txn(t, out);
+                }
+                _ => {
+                    out.put_u8(7);
+                    encode_txns(txns, out);
+                }
+            },
             PeerRequest::ReadIndex => out.put_u8(5),
             PeerRequest::Touch(ids) => {
                 out.put_u8(6);
@@ -222,7 +229,8 @@ impl PeerRequest {
                     done,
                 })
             }
-            4 => PeerRequest::Forward(decode_txn(input)?),
+            4 => PeerRequest::Forward(vec![decode_txn(input)?]),
+            7 => PeerRequest::Forward(decode_txns(input)?),
             5 => PeerRequest::ReadIndex,
             6 => {
                 let n = i32::decode_next(input, LIM)?;

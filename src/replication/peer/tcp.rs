@@ -314,13 +314,17 @@ async fn answer(
     req: PeerRequest,
 ) -> PeerResponse {
     match req {
-        PeerRequest::Forward(mut txn) => {
+        PeerRequest::Forward(txns) => {
             if !is_leader(id, raft) {
                 return PeerResponse::Forwarded(false);
             }
-            // The leader's clock stamps every entry, forwarded or not.
-            txn.time_ms = crate::clock::now_ms();
-            PeerResponse::Forwarded(batcher.submit(txn).is_ok())
+            let mut ok = true;
+            for mut txn in txns {
+                // The leader's clock stamps every entry, forwarded or not.
+                txn.time_ms = crate::clock::now_ms();
+                ok &= batcher.submit(txn).is_ok();
+            }
+            PeerResponse::Forwarded(ok)
         }
         PeerRequest::ReadIndex => match raft.get_read_log_id().await {
             Ok((read, _applied)) => PeerResponse::ReadIndex(read),
@@ -354,12 +358,34 @@ pub enum LinkError {
     Io(String),
 }
 
+/// Where the outcome of a forwarded write goes.
+pub enum OnForward {
+    /// To a waiting proposer.
+    Reply(tokio::sync::oneshot::Sender<Result<(), LinkError>>),
+    /// Nowhere on success (the reply comes through the applied txn, as on the leader); on
+    /// failure the client connection is closed, as ZooKeeper's follower drops its clients when
+    /// it loses the leader. Writes queued by a connection already closed are not sent, so a
+    /// session's later write never goes through after an earlier one failed.
+    CloseOnFailure(CancellationToken),
+}
+
+/// Writes waiting to be forwarded, and whether a shipper task is running.
+#[derive(Default)]
+struct Outbox {
+    queue: Vec<(Txn, OnForward)>,
+    shipping: bool,
+}
+
 /// A follower's link to the current leader for forwarded writes, read indexes and session
-/// touches. One request is in flight at a time; the link follows leader changes.
+/// touches. One request is in flight at a time; the link follows leader changes. Writes that
+/// queue while a forward is in flight go together in the next one (one round trip per batch,
+/// not per write, as the leader's own batcher does for its log), so a connection can pipeline
+/// its writes through a follower.
 pub struct LeaderLink {
     raft: Raft,
     peers: TcpPeers,
     conn: tokio::sync::Mutex<Option<(u64, TcpStream)>>,
+    outbox: std::sync::Mutex<Outbox>,
 }
 
 impl std::fmt::Debug for LeaderLink {
@@ -377,6 +403,7 @@ impl LeaderLink {
             raft,
             peers,
             conn: tokio::sync::Mutex::new(None),
+            outbox: std::sync::Mutex::new(Outbox::default()),
         }
     }
 
@@ -432,15 +459,78 @@ impl LeaderLink {
         })
     }
 
-    /// Hands a client write to the leader, which proposes it.
+    /// Hands a client write to the leader, which proposes it, and waits for the leader to
+    /// take it.
     ///
     /// # Errors
     /// No leader, or it could not be reached.
-    pub async fn forward(&self, txn: Txn) -> Result<(), LinkError> {
-        match self.call(PeerRequest::Forward(txn)).await? {
-            PeerResponse::Forwarded(true) => Ok(()),
-            PeerResponse::Forwarded(false) => Err(LinkError::NoLeader),
-            other => Err(LinkError::Io(format!("unexpected answer {other:?}"))),
+    pub async fn forward(self: &Arc<Self>, txn: Txn) -> Result<(), LinkError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.enqueue(txn, OnForward::Reply(tx));
+        rx.await
+            .unwrap_or_else(|_| Err(LinkError::Io("forward abandoned".into())))
+    }
+
+    /// Queues a write for the leader without waiting (in call order, so a session's writes
+    /// keep their order); a shipper task sends what has queued, batch by batch.
+    pub fn enqueue(self: &Arc<Self>, txn: Txn, on: OnForward) {
+        let start = {
+            let mut q = self.outbox.lock().unwrap_or_else(|e| e.into_inner());
+            q.queue.push((txn, on));
+            !std::mem::replace(&mut q.shipping, true)
+        };
+        if start {
+            let me = self.clone();
+            tokio::spawn(async move { me.ship().await });
+        }
+    }
+
+    async fn ship(&self) {
+        loop {
+            let batch = {
+                let mut q = self.outbox.lock().unwrap_or_else(|e| e.into_inner());
+                if q.queue.is_empty() {
+                    // Cleared under the lock: an enqueue either sees a shipper or starts one.
+                    q.shipping = false;
+                    return;
+                }
+                std::mem::take(&mut q.queue)
+            };
+            let mut txns = Vec::with_capacity(batch.len());
+            let mut waiters = Vec::with_capacity(batch.len());
+            for (txn, on) in batch {
+                if let OnForward::CloseOnFailure(closed) = &on {
+                    if closed.is_cancelled() {
+                        continue;
+                    }
+                }
+                txns.push(txn);
+                waiters.push(on);
+            }
+            if txns.is_empty() {
+                continue;
+            }
+            let outcome = match self.call(PeerRequest::Forward(txns)).await {
+                Ok(PeerResponse::Forwarded(true)) => Ok(()),
+                Ok(PeerResponse::Forwarded(false)) => Err(LinkError::NoLeader),
+                Ok(other) => Err(LinkError::Io(format!("unexpected answer {other:?}"))),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = &outcome {
+                tracing::info!(error = ?e, writes = waiters.len(), "forwarding to the leader failed");
+            }
+            for w in waiters {
+                match w {
+                    OnForward::Reply(tx) => {
+                        let _ = tx.send(outcome.clone());
+                    }
+                    OnForward::CloseOnFailure(closed) => {
+                        if outcome.is_err() {
+                            closed.cancel();
+                        }
+                    }
+                }
+            }
         }
     }
 
