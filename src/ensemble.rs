@@ -163,7 +163,7 @@ pub async fn duties(shared: Arc<Shared>) {
         let log = shared.log();
         // Leading means leading with a quorum (sessions get fresh timeouts in
         // housekeeping::expire_sessions at the same transition).
-        let leader = log.is_leader() && log.has_quorum(grace);
+        let leader = log.leads_with_quorum(grace);
         if leader && !was_leader {
             add_observers(&shared).await;
             tracing::info!("leading");

@@ -24,8 +24,7 @@ pub async fn expire_sessions(shared: Arc<Shared>) {
         // Only a leader with a working quorum expires sessions: one cut off from its followers
         // would otherwise queue expiries that commit once the quorum is back, while ZooKeeper's
         // leader stops leading and the next one gives every session a fresh timeout.
-        let leading = log.is_leader()
-            && (!log.is_ensemble() || log.has_quorum(crate::ensemble::quorum_grace_ms(&shared)));
+        let leading = log.leads_with_quorum(crate::ensemble::quorum_grace_ms(&shared));
         if !leading {
             was_leading = false;
             continue;

@@ -171,7 +171,7 @@ pub async fn run(config: Config) -> io::Result<()> {
         &log_dir,
         config.segment_bytes,
         config.force_sync,
-        snapshot_index,
+        Some(snapshot_index),
     )
     .map_err(|e| other(e.to_string()))?;
     check_no_gap(&log, &applied).await?;

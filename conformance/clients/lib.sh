@@ -119,3 +119,17 @@ both_servers() {
     RZK_SERVER=127.0.0.1:$RZK_PORT
   fi
 }
+
+# compare_transcripts NAME WORKDIR COUNT: diffs WORKDIR/zk.txt against WORKDIR/rzk.txt (diff kept
+# in WORKDIR/diff.txt); prints `NAME: COUNT commands, identical`, or the diff and a DIFFER line
+# and exits 1.
+compare_transcripts() {
+  local name=$1 work=$2 count=$3
+  if diff -u --label "zookeeper ($work/zk.txt)" --label "rzk ($work/rzk.txt)" "$work/zk.txt" "$work/rzk.txt" > "$work/diff.txt"; then
+    echo "$name: $count commands, identical"
+  else
+    cat "$work/diff.txt"
+    echo "$name: $count commands, transcripts DIFFER ($(grep -c '^[-+][^-+]' "$work/diff.txt") differing lines)"
+    exit 1
+  fi
+}

@@ -69,10 +69,10 @@ impl LogStore {
     /// # Errors
     /// Corruption before the tail, an undecodable entry, or I/O failures.
     pub fn open(dir: &Path, segment_bytes: u64, force_sync: bool) -> Result<LogStore, DiskError> {
-        Self::open_after(dir, segment_bytes, force_sync, u64::MAX)
+        Self::open_after(dir, segment_bytes, force_sync, None)
     }
 
-    /// As [`LogStore::open`], keeping every entry after `applied` decoded (they are about to
+    /// As [`LogStore::open`], keeping every entry after `applied` (the snapshot's last index) decoded (they are about to
     /// be replayed into the state machine, so reading them back from disk would decode them a
     /// second time); older entries only have their log id read (their checksums were
     /// verified by [`Wal::open`]), except the newest [`IN_MEMORY`]. The window shrinks back at
@@ -84,7 +84,7 @@ impl LogStore {
         dir: &Path,
         segment_bytes: u64,
         force_sync: bool,
-        applied: u64,
+        applied: Option<u64>,
     ) -> Result<LogStore, DiskError> {
         let (mut wal, records) = Wal::open(&dir.join("log"), segment_bytes)?;
         let vote_path = dir.join("vote");
@@ -109,7 +109,7 @@ impl LogStore {
         };
         let total = records.len();
         for (i, (index, bytes)) in records.into_iter().enumerate() {
-            if i + IN_MEMORY >= total || (applied != u64::MAX && index > applied) {
+            if i + IN_MEMORY >= total || applied.is_some_and(|a| index > a) {
                 let e = wire::decode_entry(&bytes).map_err(|err| corrupt(index, err))?;
                 inner.ids.insert(index, e.log_id);
                 inner.entries.insert(index, e);
@@ -369,7 +369,7 @@ mod tests {
             wal.sync(true).unwrap();
         }
         // A snapshot covers the first 10: the 290 + 256 after it stay decoded for the replay.
-        let mut store = LogStore::open_after(&dir, 1 << 20, false, 10).unwrap();
+        let mut store = LogStore::open_after(&dir, 1 << 20, false, Some(10)).unwrap();
         {
             let g = store.lock();
             assert_eq!(g.ids.len() as u64, total);

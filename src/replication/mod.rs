@@ -122,6 +122,12 @@ impl Log {
         self.raft.metrics().borrow().current_leader == Some(self.id)
     }
 
+    /// Whether this member leads and may act for the ensemble (expire sessions, count as
+    /// leading): a standalone server always; an ensemble leader only with a working quorum.
+    pub fn leads_with_quorum(&self, within_ms: u64) -> bool {
+        self.is_leader() && (!self.is_ensemble() || self.has_quorum(within_ms))
+    }
+
     /// Whether some leader is known (the ensemble has a quorum as far as this member knows).
     pub fn has_leader(&self) -> bool {
         self.raft.metrics().borrow().current_leader.is_some()

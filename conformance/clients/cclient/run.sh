@@ -38,10 +38,4 @@ run_one() { # NAME PORT
 run_one zk "$zk_port"
 run_one rzk "$rzk_port"
 
-if diff -u --label "zookeeper ($work/zk.txt)" --label "rzk ($work/rzk.txt)" "$work/zk.txt" "$work/rzk.txt" > "$work/diff.txt"; then
-  echo "cclient: ${#cmds[@]} commands, identical"
-else
-  cat "$work/diff.txt"
-  echo "cclient: ${#cmds[@]} commands, transcripts DIFFER ($(grep -c '^[-+][^-+]' "$work/diff.txt") differing lines)"
-  exit 1
-fi
+compare_transcripts cclient "$work" "${#cmds[@]}"

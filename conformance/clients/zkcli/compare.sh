@@ -33,10 +33,4 @@ run_one() { # NAME SERVER (host:port or a connect string)
 run_one zk "$ZK_SERVER"
 run_one rzk "$RZK_SERVER"
 
-if diff -u --label "zookeeper ($work/zk.txt)" --label "rzk ($work/rzk.txt)" "$work/zk.txt" "$work/rzk.txt" > "$work/diff.txt"; then
-  echo "zkcli: $ncmd commands, identical"
-else
-  cat "$work/diff.txt"
-  echo "zkcli: $ncmd commands, transcripts DIFFER ($(grep -c '^[-+][^-+]' "$work/diff.txt") differing lines)"
-  exit 1
-fi
+compare_transcripts zkcli "$work" "$ncmd"

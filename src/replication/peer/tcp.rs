@@ -58,14 +58,16 @@ pub struct TcpPeers {
 /// next heartbeat, as ZooKeeper's leader sees its LearnerHandler sockets close, instead of
 /// waiting syncLimit ticks for acks to age.
 #[derive(Debug, Clone, Default)]
-pub struct LinkHealth(Arc<std::sync::Mutex<std::collections::HashMap<u64, bool>>>);
+pub struct LinkHealth(Arc<std::sync::Mutex<std::collections::HashSet<u64>>>);
 
 impl LinkHealth {
     fn set(&self, target: u64, up: bool) {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(target, up);
+        let mut down = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if up {
+            down.remove(&target);
+        } else {
+            down.insert(target);
+        }
     }
 
     /// Whether the last call to `target` failed at the transport level.
@@ -73,8 +75,7 @@ impl LinkHealth {
         self.0
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .get(&target)
-            == Some(&false)
+            .contains(&target)
     }
 }
 
