@@ -29,7 +29,7 @@ fn main() {
     if std::env::args().nth(1).as_deref() == Some("load") {
         let b = std::fs::read(SNAP).expect("run with a node count first");
         let t = Instant::now();
-        let back = DataTree::decode_snapshot(&b, Options::default()).expect("decodes");
+        let back = DataTree::decode_snapshot(&b, Options::default(), 0).expect("decodes");
         println!("decode: {:?}, {} znodes", t.elapsed(), back.node_count());
         return;
     }

@@ -21,7 +21,7 @@ maxClientCnxns=0
 admin.enableServer=false
 CFG
   : > "$dir/rzk.out"
-  RUST_LOG=warn,openraft=error taskset -c "$SERVER_CPU" "$RZK" --config "$dir/zoo.cfg" \
+  RUST_LOG=${RZK_LOG:-warn,openraft=error} taskset -c "$SERVER_CPU" "$RZK" --config "$dir/zoo.cfg" \
     >"$dir/rzk.out" 2>"$dir/rzk.err" &
   RZK_PID=$!
   echo "$RZK_PID" > "$dir/rzk.pid"

@@ -26,16 +26,21 @@ fn other(msg: String) -> io::Error {
     io::Error::other(msg)
 }
 
-/// Loads the newest snapshot that verifies, falling back to older ones; also returns its bytes
-/// for the state machine (openraft asks for them once at start-up).
-fn load_snapshot(dir: &Path, opts: Options) -> (Applied, DataTree, state_machine::Preloaded) {
+/// Loads the newest snapshot that verifies, falling back to older ones, with room for `more`
+/// nodes; also returns which one it was for the state machine (openraft asks for it once at
+/// start-up).
+fn load_snapshot(
+    dir: &Path,
+    opts: Options,
+    more: usize,
+) -> (Applied, DataTree, state_machine::Preloaded) {
     for id in snapfile::list(dir) {
         match snapfile::read(dir, id)
             .map_err(|e| e.to_string())
             .and_then(|b| {
                 let (applied, tree) =
-                    state_machine::decode_snapshot(&b, opts).map_err(|e| e.to_string())?;
-                Ok((applied, tree, Some((id, b))))
+                    state_machine::decode_snapshot(&b, opts, more).map_err(|e| e.to_string())?;
+                Ok((applied.clone(), tree, Some((id, applied))))
             }) {
             Ok(found) => {
                 tracing::info!(index = id.index, term = id.term, "loaded snapshot");
@@ -159,22 +164,34 @@ pub async fn run(config: Config) -> io::Result<()> {
         skip_acl: config.skip_acl,
     };
     let snap_dir = data_dir.join("snapshots");
+    // The log is opened first, decoding the entries after the newest snapshot (those the
+    // replay needs, if that snapshot loads; otherwise the replay reads the rest back), so that
+    // the tree is sized once for the nodes the replay may add.
+    let log_started = Instant::now();
+    let newest_snapshot = snapfile::list(&snap_dir).first().map_or(0, |id| id.index);
+    let log = LogStore::open_after(
+        &log_dir,
+        config.segment_bytes,
+        config.force_sync,
+        Some(newest_snapshot),
+    )
+    .map_err(|e| other(e.to_string()))?;
+    let more = log.txns_after(newest_snapshot);
+    tracing::info!(ms = ms(log_started), txns_to_replay = more, "log opened");
     let snap_started = Instant::now();
-    let (applied, mut tree, preloaded) = load_snapshot(&snap_dir, opts);
+    let (applied, mut tree, preloaded) = load_snapshot(&snap_dir, opts, more);
+    tracing::info!(
+        znodes = tree.node_count(),
+        ms = ms(snap_started),
+        "snapshot loaded"
+    );
     if ensemble {
         tree.set_config_data(&config.quorum.config_text());
     }
     metrics::observe(Basic::StartupSnapLoadTime, ms(snap_started));
     let snapshot_zxid = tree.last_zxid();
     let snapshot_index = applied.last.map_or(0, |l| l.index);
-    let log = LogStore::open_after(
-        &log_dir,
-        config.segment_bytes,
-        config.force_sync,
-        Some(snapshot_index),
-    )
-    .map_err(|e| other(e.to_string()))?;
-    check_no_gap(&log, &applied).await?;
+    check_no_gap(&log, &applied)?;
     let sessions = Sessions::new(
         server_id as u8,
         i64::from(config.tick_time_ms),
@@ -202,6 +219,7 @@ pub async fn run(config: Config) -> io::Result<()> {
         .last_applied
         .map_or(0, |l| l.index.saturating_sub(snapshot_index));
     metrics::observe(Basic::StartupTxnsLoadTime, ms(replay_started));
+    tracing::info!(entries = replayed, ms = ms(replay_started), "log replayed");
     metrics::observe(Basic::StartupTxnsLoaded, replayed);
     metrics::observe(Basic::DbInitTime, ms(started));
     if ensemble {
@@ -250,31 +268,18 @@ pub async fn run(config: Config) -> io::Result<()> {
 }
 
 /// Refuses to start when the log does not continue from the loaded snapshot.
-async fn check_no_gap(log: &LogStore, applied: &Applied) -> io::Result<()> {
-    use openraft::storage::{RaftLogReader, RaftLogStorage};
-    let mut log = log.clone();
-    let state = log
-        .get_log_state()
-        .await
-        .map_err(|e| other(e.to_string()))?;
+fn check_no_gap(log: &LogStore, applied: &Applied) -> io::Result<()> {
     let snap = applied.last.map_or(0, |l| l.index);
-    let first = log
-        .try_get_log_entries(..)
-        .await
-        .map_err(|e| other(e.to_string()))?
-        .first()
-        .map(|e| e.log_id.index);
-    if let Some(first) = first {
-        if first > snap + 1 {
-            return Err(other(format!(
-                "the log starts at index {first} but the newest usable snapshot covers only up to {snap}: \
-                 refusing to serve a tree with a gap"
-            )));
-        }
-    } else if state.last_log_id.is_some_and(|l| l.index > snap) {
-        return Err(other("log entries are missing after the snapshot".into()));
+    match log.first_and_purged() {
+        (Some(first), _) if first > snap + 1 => Err(other(format!(
+            "the log starts at index {first} but the newest usable snapshot covers only up to {snap}: \
+             refusing to serve a tree with a gap"
+        ))),
+        (None, Some(purged)) if purged > snap => Err(other(
+            "log entries are missing after the snapshot".into(),
+        )),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 async fn shutdown_signal() {

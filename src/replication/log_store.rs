@@ -86,7 +86,30 @@ impl LogStore {
         force_sync: bool,
         applied: Option<u64>,
     ) -> Result<LogStore, DiskError> {
-        let (mut wal, records) = Wal::open(&dir.join("log"), segment_bytes)?;
+        let log_dir = dir.join("log");
+        // Only the log ids are kept while reading; which entries to decode is known once the
+        // last index is: those after `applied` and the newest IN_MEMORY.
+        let mut ids: Vec<(u64, LogId<u64>)> = Vec::new();
+        let mut tail: Vec<(u64, Entry<TypeConfig>)> = Vec::new();
+        let mut wal = Wal::open_visiting(&log_dir, segment_bytes, &mut |index, bytes| {
+            let corrupt = |err: zk_codec::DecodeError| {
+                DiskError::corrupt(
+                    crate::storage::Subject::Dir(dir.to_path_buf()),
+                    format!("entry {index}: {err}"),
+                )
+            };
+            if applied.is_some_and(|a| index > a) {
+                let e = wire::decode_entry(bytes).map_err(corrupt)?;
+                ids.push((index, e.log_id));
+                tail.push((index, e));
+            } else {
+                ids.push((
+                    index,
+                    wire::decode_log_id(&mut &bytes[..]).map_err(corrupt)?,
+                ));
+            }
+            Ok(())
+        })?;
         let vote_path = dir.join("vote");
         let vote = meta::read(&vote_path)?
             .map(|b| wire::decode_vote(&b))
@@ -101,24 +124,22 @@ impl LogStore {
             vote,
             ..Default::default()
         };
-        let corrupt = |index: u64, err: zk_codec::DecodeError| {
-            DiskError::corrupt(
-                crate::storage::Subject::Dir(dir.to_path_buf()),
-                format!("entry {index}: {err}"),
-            )
-        };
-        let total = records.len();
-        for (i, (index, bytes)) in records.into_iter().enumerate() {
-            if i + IN_MEMORY >= total || applied.is_some_and(|a| index > a) {
-                let e = wire::decode_entry(&bytes).map_err(|err| corrupt(index, err))?;
-                inner.ids.insert(index, e.log_id);
-                inner.entries.insert(index, e);
-            } else {
-                let id = wire::decode_log_id(&mut bytes.as_slice())
-                    .map_err(|err| corrupt(index, err))?;
-                inner.ids.insert(index, id);
-            }
+        // The newest IN_MEMORY stay decoded even when the snapshot covers them (a follower a
+        // moment behind reads them); they are few, so read back.
+        let decoded_from = tail.first().map_or(u64::MAX, |(i, _)| *i);
+        let window_from = ids.len().saturating_sub(IN_MEMORY);
+        for (index, _) in ids[window_from..].iter().filter(|(i, _)| *i < decoded_from) {
+            let bytes = wal.read(*index)?;
+            let e = wire::decode_entry(&bytes).map_err(|err| {
+                DiskError::corrupt(
+                    crate::storage::Subject::Dir(dir.to_path_buf()),
+                    format!("entry {index}: {err}"),
+                )
+            })?;
+            inner.entries.insert(*index, e);
         }
+        inner.ids.extend(ids);
+        inner.entries.extend(tail);
         if let Some((_, first)) = inner.ids.first_key_value() {
             // Everything before the first kept entry was purged after a snapshot.
             if first.index > 0 {
@@ -151,6 +172,27 @@ impl LogStore {
     pub fn is_empty(&self) -> bool {
         let g = self.lock();
         g.ids.is_empty() && g.vote.is_none() && g.last_purged.is_none()
+    }
+
+    /// How many txns the decoded entries after `index` carry (start-up sizes the tree with it).
+    pub fn txns_after(&self, index: u64) -> usize {
+        self.lock()
+            .entries
+            .range(index + 1..)
+            .map(|(_, e)| match &e.payload {
+                openraft::EntryPayload::Normal(batch) => batch.0.len(),
+                _ => 0,
+            })
+            .sum()
+    }
+
+    /// The first index the log holds, and the last index purged from it.
+    pub fn first_and_purged(&self) -> (Option<u64>, Option<u64>) {
+        let g = self.lock();
+        (
+            g.ids.first_key_value().map(|(i, _)| *i),
+            g.last_purged.map(|l| l.index),
+        )
     }
 
     /// Sets the purge point found from a snapshot at start-up when the log is empty.

@@ -42,14 +42,15 @@ pub struct StateMachine {
     /// Txns applied since the last snapshot was built: snapCount counts txns, as in ZooKeeper,
     /// while openraft's snapshot policy counts entries, which hold many txns under load.
     since_snapshot: Arc<AtomicU64>,
-    /// The snapshot file start-up already read to rebuild the tree: openraft asks for the
-    /// current snapshot once while starting, and reading hundreds of megabytes again for it
-    /// would lengthen every restart.
+    /// The snapshot start-up rebuilt the tree from. openraft asks for the current snapshot
+    /// once while starting and uses only its meta (openraft 0.9 `get_initial_state`), so the
+    /// first answer carries the meta and no data instead of reading hundreds of megabytes again;
+    /// later requests (a follower to catch up) read the file.
     preloaded: Arc<Mutex<Preloaded>>,
 }
 
-/// A snapshot file read at start-up: its id and bytes.
-pub type Preloaded = Option<(SnapshotId, Vec<u8>)>;
+/// The snapshot start-up loaded: its id and log position.
+pub type Preloaded = Option<(SnapshotId, Applied)>;
 
 /// zxid of the next entry: `(term << 32) | counter`, the counter restarting at 1 in a new term.
 pub fn next_zxid(last: i64, term: u64) -> i64 {
@@ -99,17 +100,18 @@ fn decode_meta(input: &mut &[u8]) -> Result<Applied, DecodeError> {
     })
 }
 
-/// Decodes a snapshot payload into its log position and tree.
+/// Decodes a snapshot payload into its log position and tree, with room for `more` nodes.
 ///
 /// # Errors
 /// Malformed payload.
 pub fn decode_snapshot(
     mut input: &[u8],
     opts: Options,
+    more: usize,
 ) -> Result<(Applied, DataTree), DecodeError> {
     let input = &mut input;
     let applied = decode_meta(input)?;
-    let tree = DataTree::decode_snapshot(input, opts)?;
+    let tree = DataTree::decode_snapshot(input, opts, more)?;
     Ok((applied, tree))
 }
 
@@ -308,7 +310,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     ) -> Result<(), StorageError<u64>> {
         let bytes = snapshot.into_inner();
         let opts = self.shared.read_tree().options();
-        let (applied, tree) = decode_snapshot(&bytes, opts).map_err(sm_err)?;
+        let (applied, tree) = decode_snapshot(&bytes, opts, 0).map_err(sm_err)?;
         let last = meta.last_log_id.unwrap_or_default();
         let id = SnapshotId {
             term: last.leader_id.term,
@@ -330,15 +332,13 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .unwrap_or_else(|e| e.into_inner())
             .take();
         // The one the tree was rebuilt from: the newest that decodes.
-        if let Some((id, bytes)) = preloaded {
-            if let Ok(applied) = decode_meta(&mut bytes.as_slice()) {
-                return self.snapshot_of(id, &applied, bytes);
-            }
+        if let Some((id, applied)) = preloaded {
+            return self.snapshot_of(id, &applied, Vec::new());
         }
         for id in snapfile::list(&self.dir) {
             if let Ok(bytes) = snapfile::read(&self.dir, id) {
-                if let Ok(applied) = decode_meta(&mut bytes.as_slice()) {
-                    return self.snapshot_of(id, &applied, bytes);
+                if let Ok(applied) = decode_meta(&mut &bytes[..]) {
+                    return self.snapshot_of(id, &applied, bytes.to_vec());
                 }
             }
         }

@@ -71,25 +71,48 @@ pub fn write(dir: &Path, id: SnapshotId, payload: &[u8]) -> Result<PathBuf, Stor
     Ok(path)
 }
 
+/// A verified snapshot file, mapped into memory: its pages are the page cache's, so loading a
+/// snapshot of hundreds of megabytes neither copies it nor touches as much fresh memory.
+pub struct Payload(memmap2::Mmap);
+
+impl std::ops::Deref for Payload {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.0[8..self.0.len() - 4]
+    }
+}
+
 /// Reads and verifies a snapshot's payload.
 ///
 /// # Errors
 /// Unreadable, wrong magic or version, or a checksum mismatch.
-pub fn read(dir: &Path, id: SnapshotId) -> Result<Vec<u8>, StorageError> {
+pub fn read(dir: &Path, id: SnapshotId) -> Result<Payload, StorageError> {
     let path = path_of(dir, id);
-    let bytes = std::fs::read(&path)
-        .map_err(|e| StorageError::new(Subject::Snapshot(path.clone()), Op::Read, e))?;
-    if bytes.len() < 12 || &bytes[..4] != MAGIC || bytes[4..8] != VERSION.to_be_bytes() {
+    let err = |op| {
+        let p = path.clone();
+        move |e| StorageError::new(Subject::Snapshot(p), op, e)
+    };
+    let file = std::fs::File::open(&path).map_err(err(Op::Read))?;
+    if file.metadata().map_err(err(Op::Read))?.len() < 12 {
         return Err(StorageError::corrupt(Subject::Snapshot(path), "bad header"));
     }
-    let (payload, crc) = bytes[8..].split_at(bytes.len() - 12);
-    if crc32c::crc32c(payload).to_be_bytes() != crc {
+    // SAFETY: snapshot files are written under a temporary name and renamed into place, never
+    // changed afterwards (a purge may unlink one, which leaves the mapping intact).
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(err(Op::Read))?;
+    let _ = map.advise(memmap2::Advice::Sequential);
+    if &map[..4] != MAGIC || map[4..8] != VERSION.to_be_bytes() {
+        return Err(StorageError::corrupt(Subject::Snapshot(path), "bad header"));
+    }
+    let payload = Payload(map);
+    let crc = &payload.0[payload.0.len() - 4..];
+    if crc32c::crc32c(&payload).to_be_bytes() != crc {
         return Err(StorageError::corrupt(
             Subject::Snapshot(path),
             "checksum mismatch",
         ));
     }
-    Ok(payload.to_vec())
+    Ok(payload)
 }
 
 /// Removes all but the `keep` newest snapshots.
@@ -112,13 +135,13 @@ mod tests {
         write(&d, a, b"old").unwrap();
         write(&d, b, b"new").unwrap();
         assert_eq!(list(&d), vec![b, a]);
-        assert_eq!(read(&d, b).unwrap(), b"new");
+        assert_eq!(&*read(&d, b).unwrap(), b"new");
         let p = path_of(&d, b);
         let mut bytes = std::fs::read(&p).unwrap();
         bytes[9] ^= 1;
         std::fs::write(&p, bytes).unwrap();
         assert!(read(&d, b).is_err());
-        assert_eq!(read(&d, a).unwrap(), b"old");
+        assert_eq!(&*read(&d, a).unwrap(), b"old");
         retain(&d, 1);
         assert_eq!(list(&d), vec![b]);
     }

@@ -63,27 +63,39 @@ fn segment_path(dir: &Path, first: u64) -> PathBuf {
 
 /// What reading one segment found.
 struct Scan {
-    records: Vec<(u64, Vec<u8>)>,
     offsets: Vec<u64>,
     /// Where valid data ends, and why it ended early (if it did).
     end: u64,
     torn: Option<String>,
 }
 
-fn scan(path: &Path, first: u64) -> Result<Scan, StorageError> {
-    let mut bytes = Vec::new();
-    File::open(path)
-        .and_then(|mut f| f.read_to_end(&mut bytes))
-        .map_err(seg_err(path, Op::Read))?;
+/// A record visitor: its index and payload, in index order.
+pub type Visit<'v> = dyn FnMut(u64, &[u8]) -> Result<(), StorageError> + 'v;
+
+/// Reads one segment through a memory map (the pages are the page cache's, so recovery
+/// neither copies the file nor touches fresh memory for it) and hands each valid record to
+/// `visit`.
+fn scan(path: &Path, first: u64, visit: &mut Visit<'_>) -> Result<Scan, StorageError> {
+    let file = File::open(path).map_err(seg_err(path, Op::Read))?;
+    let len = file.metadata().map_err(seg_err(path, Op::Read))?.len();
+    let map = if len == 0 {
+        None
+    } else {
+        // SAFETY: segments are only ever appended to or cut by this process's log, which is
+        // not open yet; the map is dropped before the tail is cut or the file reopened.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(seg_err(path, Op::Read))?;
+        let _ = map.advise(memmap2::Advice::Sequential);
+        Some(map)
+    };
+    let bytes: &[u8] = map.as_deref().unwrap_or_default();
     let mut s = Scan {
-        records: Vec::new(),
         offsets: Vec::new(),
         end: 0,
         torn: None,
     };
     let mut at = 0usize;
     while at < bytes.len() {
-        let expected = first + s.records.len() as u64;
+        let expected = first + s.offsets.len() as u64;
         let Some(h) = bytes.get(at..at + HEADER) else {
             s.torn = Some(format!("short header at offset {at}"));
             break;
@@ -109,8 +121,8 @@ fn scan(path: &Path, first: u64) -> Result<Scan, StorageError> {
             ));
             break;
         }
+        visit(index, &body[8..])?;
         s.offsets.push(at as u64);
-        s.records.push((index, body[8..].to_vec()));
         at += HEADER + len;
         s.end = at as u64;
     }
@@ -118,11 +130,30 @@ fn scan(path: &Path, first: u64) -> Result<Scan, StorageError> {
 }
 
 impl Wal {
-    /// Opens (creating) the log in `dir` and returns it with every record, in index order.
+    /// Opens (creating) the log in `dir` and returns it with a copy of every record, in index
+    /// order.
     ///
     /// # Errors
-    /// I/O failures, and corruption anywhere but at the tail of the last segment.
+    /// As [`Wal::open_visiting`].
     pub fn open(dir: &Path, segment_limit: u64) -> Result<(Wal, Records), StorageError> {
+        let mut all = Vec::new();
+        let wal = Wal::open_visiting(dir, segment_limit, &mut |i, data| {
+            all.push((i, data.to_vec()));
+            Ok(())
+        })?;
+        Ok((wal, all))
+    }
+
+    /// Opens (creating) the log in `dir`, handing every record to `visit` in index order.
+    ///
+    /// # Errors
+    /// I/O failures, corruption anywhere but at the tail of the last segment, and the first
+    /// error `visit` returns.
+    pub fn open_visiting(
+        dir: &Path,
+        segment_limit: u64,
+        visit: &mut Visit<'_>,
+    ) -> Result<Wal, StorageError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| StorageError::new(Subject::Dir(dir.to_path_buf()), Op::Open, e))?;
         let mut firsts: Vec<u64> = std::fs::read_dir(dir)
@@ -138,10 +169,9 @@ impl Wal {
             segment_limit,
             buf: Vec::new(),
         };
-        let mut all = Vec::new();
         for (i, first) in firsts.iter().enumerate() {
             let path = segment_path(dir, *first);
-            let s = scan(&path, *first)?;
+            let s = scan(&path, *first, visit)?;
             let last_segment = i + 1 == firsts.len();
             if let Some(why) = &s.torn {
                 if !last_segment {
@@ -155,18 +185,15 @@ impl Wal {
                 f.set_len(s.end).map_err(seg_err(&path, Op::Truncate))?;
                 f.sync_all().map_err(seg_err(&path, Op::Sync))?;
             }
-            if let (Some(prev), Some((idx, _))) = (
-                all.last().map(|(i, _): &(u64, Vec<u8>)| *i),
-                s.records.first(),
-            ) {
-                if *idx != prev + 1 {
+            if let (Some(prev), false) = (wal.last_index(), s.offsets.is_empty()) {
+                if *first != prev + 1 {
                     return Err(StorageError::corrupt(
                         Subject::Segment(path),
-                        format!("gap in the log: {prev} is followed by {idx}"),
+                        format!("gap in the log: {prev} is followed by {first}"),
                     ));
                 }
             }
-            if s.records.is_empty() && !last_segment {
+            if s.offsets.is_empty() && !last_segment {
                 return Err(StorageError::corrupt(
                     Subject::Segment(path),
                     "empty segment before the last one",
@@ -178,7 +205,6 @@ impl Wal {
                 offsets: s.offsets,
                 len: s.end,
             });
-            all.extend(s.records);
         }
         if let Some(seg) = wal.segments.last() {
             let f = OpenOptions::new()
@@ -187,7 +213,7 @@ impl Wal {
                 .map_err(seg_err(&seg.path, Op::Open))?;
             wal.file = Some(f);
         }
-        Ok((wal, all))
+        Ok(wal)
     }
 
     /// The last index in the log.

@@ -71,13 +71,39 @@ impl<K: Ord + AsRef<str>> HashOrderSet<K> {
         self.items.keys()
     }
 
-    /// Builds a set from names inserted one after the other (snapshot load).
-    pub fn from_inserts(names: impl IntoIterator<Item = K>, initial_log2: u8) -> Self {
-        let mut set = HashOrderSet::default();
-        for n in names {
-            set.insert(n, initial_log2);
+    /// Builds the set that inserting `names` one after the other would build; the names must be
+    /// distinct. Snapshot load: the map is built in bulk (linear for names in order) instead of
+    /// one search per name, and only the table-size history is replayed.
+    pub fn from_inserts(names: Vec<K>, initial_log2: u8) -> Self {
+        let mut hashes: Vec<u32> = Vec::with_capacity(names.len());
+        let mut cap_log2 = if names.is_empty() { 0 } else { initial_log2 };
+        for name in &names {
+            let hash = java_hash(name.as_ref());
+            if cap_log2 < MIN_TREEIFY_LOG2 {
+                let mask = (1u32 << cap_log2) - 1;
+                let same_bucket = hashes.iter().filter(|h| *h & mask == hash & mask).count();
+                if same_bucket >= TREEIFY_THRESHOLD {
+                    cap_log2 += 1;
+                }
+            }
+            hashes.push(hash);
+            if hashes.len() > (3usize << cap_log2) / 4 {
+                cap_log2 += 1;
+            }
         }
-        set
+        let next_seq = names.len() as u32;
+        let items: BTreeMap<K, (u32, u32)> = names
+            .into_iter()
+            .zip(hashes)
+            .zip(0u32..)
+            .map(|((name, hash), seq)| (name, (hash, seq)))
+            .collect();
+        debug_assert_eq!(items.len(), next_seq as usize, "names must be distinct");
+        HashOrderSet {
+            items,
+            next_seq,
+            cap_log2,
+        }
     }
 
     /// The Java table size's log2 (for roll-back).
@@ -168,6 +194,29 @@ impl<K: Ord + AsRef<str>> HashOrderSet<K> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bulk_build_equals_inserting_one_by_one() {
+        // Colliding short names exercise the treeify growth, many names the load-factor growth.
+        for n in [0usize, 1, 7, 9, 13, 40, 100, 1000] {
+            let mut names: Vec<String> = (0..n).map(|i| format!("n{}", i * 31)).collect();
+            // "Aa" and "BB" hash alike in Java, so these 16 names share one bucket.
+            names.extend((0..16.min(n)).map(|bits| {
+                (0..4)
+                    .map(|b| if bits >> b & 1 == 1 { "Aa" } else { "BB" })
+                    .collect::<String>()
+            }));
+            names.sort();
+            names.dedup();
+            let mut one_by_one = HashOrderSet::default();
+            for name in &names {
+                one_by_one.insert(name.clone(), CHILDREN_INITIAL_LOG2);
+            }
+            let bulk = HashOrderSet::from_inserts(names, CHILDREN_INITIAL_LOG2);
+            assert_eq!(bulk, one_by_one, "{n} names");
+            assert_eq!(bulk.java_order(), one_by_one.java_order());
+        }
+    }
 
     fn names<K: AsRef<str>>(v: Vec<&K>) -> Vec<&str> {
         v.into_iter().map(AsRef::as_ref).collect()

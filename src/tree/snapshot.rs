@@ -42,14 +42,14 @@ struct Parsed<'a> {
     node: Arc<Node>,
 }
 
-/// Parses `count` nodes from one chunk.
+/// Parses `count` nodes from one chunk, handing each to `sink`.
 fn parse_chunk<'a>(
     bytes: &'a [u8],
     count: usize,
     table: &[Arc<[Acl]>],
-) -> Result<Vec<Parsed<'a>>, DecodeError> {
+    mut sink: impl FnMut(Parsed<'a>),
+) -> Result<(), DecodeError> {
     let mut r = Reader(bytes);
-    let mut out = Vec::with_capacity(count.min(bytes.len() / 60));
     for _ in 0..count {
         let path = r.str()?;
         let data = r.data()?;
@@ -78,7 +78,7 @@ fn parse_chunk<'a>(
             }
             names.push(name.into());
         }
-        out.push(Parsed {
+        sink(Parsed {
             path,
             node: Arc::new(Node {
                 data,
@@ -95,7 +95,7 @@ fn parse_chunk<'a>(
             "chunk length does not match its nodes",
         ));
     }
-    Ok(out)
+    Ok(())
 }
 
 fn put_str(out: &mut BytesMut, s: &str) {
@@ -192,11 +192,16 @@ impl DataTree {
         self.snapshot_view().encode(out);
     }
 
-    /// Rebuilds a tree from [`DataTree::encode_snapshot`] output.
+    /// Rebuilds a tree from [`DataTree::encode_snapshot`] output, with room for `more` nodes
+    /// (the log replay that follows would otherwise grow the map, rehashing every path).
     ///
     /// # Errors
     /// Malformed input or a node whose parent is missing.
-    pub fn decode_snapshot(input: &[u8], opts: Options) -> Result<DataTree, DecodeError> {
+    pub fn decode_snapshot(
+        input: &[u8],
+        opts: Options,
+        more: usize,
+    ) -> Result<DataTree, DecodeError> {
         let lim = Limits {
             max_buffer: usize::MAX / 4,
             extra_size: 0,
@@ -237,30 +242,47 @@ impl DataTree {
         if total != count {
             return Err(DecodeError::Invalid("chunk counts do not add up"));
         }
-        let parsed: Vec<Result<Vec<Parsed<'_>>, DecodeError>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = chunks
-                .iter()
-                .map(|(bytes, n)| {
-                    let table = &table;
-                    scope.spawn(move || parse_chunk(bytes, *n, table))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or(Err(DecodeError::Invalid("snapshot parser panicked")))
-                })
-                .collect()
-        });
-        t.nodes.reserve(count);
+        // A node takes at least 80 bytes (lengths, ACL index, stat): a count beyond that is
+        // corruption, found while parsing, and must not size the map first.
+        t.nodes
+            .reserve(count.min(input.len() / 80).saturating_add(more));
         let mut linked = 0usize;
-        for chunk in parsed {
-            for Parsed { path, node } in chunk? {
-                linked += node.children.len();
-                t.data_size += (path.len() + node.data.as_ref().map_or(0, Bytes::len)) as u64;
-                t.index_kind(path, node.stat.ephemeral_owner, true);
-                t.nodes.insert_shared(path, node);
+        let mut add = |Parsed { path, node }: Parsed<'_>| {
+            linked += node.children.len();
+            t.data_size += (path.len() + node.data.as_ref().map_or(0, Bytes::len)) as u64;
+            t.index_kind(path, node.stat.ephemeral_owner, true);
+            t.nodes.insert_shared(path, node);
+        };
+        // Parsing runs on a thread per chunk when there is a second core to run them on;
+        // otherwise each node goes into the map as soon as it is parsed, while its bytes are
+        // still in cache.
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        if cores < 2 {
+            for (bytes, n) in &chunks {
+                parse_chunk(bytes, *n, &table, &mut add)?;
+            }
+        } else {
+            let parsed: Vec<Result<Vec<Parsed<'_>>, DecodeError>> = std::thread::scope(|scope| {
+                let handles: Vec<_> = chunks
+                    .iter()
+                    .map(|(bytes, n)| {
+                        let table = &table;
+                        scope.spawn(move || {
+                            let mut out = Vec::with_capacity((*n).min(bytes.len() / 80));
+                            parse_chunk(bytes, *n, table, |p| out.push(p)).map(|()| out)
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join()
+                            .unwrap_or(Err(DecodeError::Invalid("snapshot parser panicked")))
+                    })
+                    .collect()
+            });
+            for chunk in parsed {
+                chunk?.into_iter().for_each(&mut add);
             }
         }
         // Every node but the root is some node's child, exactly once.
@@ -357,7 +379,7 @@ mod tests {
         }
         let mut out = BytesMut::new();
         t.encode_snapshot(&mut out);
-        let back = DataTree::decode_snapshot(&out, opts).unwrap();
+        let back = DataTree::decode_snapshot(&out, opts, 0).unwrap();
         let mut again = BytesMut::new();
         back.encode_snapshot(&mut again);
         assert_eq!(back.node_count(), t.node_count());
@@ -367,6 +389,6 @@ mod tests {
         assert_eq!(back.exists("/", &[]), t.exists("/", &[]));
         assert_eq!(back.approximate_data_size(), t.approximate_data_size());
         assert!(back.has_session(s));
-        assert!(DataTree::decode_snapshot(&out[..out.len() - 3], opts).is_err());
+        assert!(DataTree::decode_snapshot(&out[..out.len() - 3], opts, 0).is_err());
     }
 }

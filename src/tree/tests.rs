@@ -455,7 +455,7 @@ fn quota_stats_follow_creates_deletes_and_sets() {
     let mut out = bytes::BytesMut::new();
     t.tree.encode_snapshot(&mut out);
     let mut back = T {
-        tree: DataTree::decode_snapshot(&out, t.tree.options()).unwrap(),
+        tree: DataTree::decode_snapshot(&out, t.tree.options(), 0).unwrap(),
         zxid: t.zxid,
     };
     back.req(mk("/q/c", b"z"));
