@@ -190,29 +190,26 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
             (self.applied(), tree.snapshot_view())
         };
         let paused = started.elapsed();
-        let payload = tokio::task::spawn_blocking(move || {
-            let mut out = BytesMut::with_capacity(view.size_hint() + 4096);
-            encode_meta(&applied, &mut out);
-            view.encode(&mut out);
-            (applied, out)
-        })
-        .await
-        .map_err(sm_err)?;
-        let (applied, payload) = payload;
         let last = applied.last.unwrap_or_default();
         let id = SnapshotId {
             term: last.leader_id.term,
             index: last.index,
         };
         let dir = self.dir.clone();
-        let bytes: Vec<u8> = payload.into();
-        let (bytes, written) = tokio::task::spawn_blocking(move || {
-            let r = snapfile::write(&dir, id, &bytes);
-            (bytes, r)
+        let meta_applied = applied.clone();
+        // Encoded straight into the file, chunk by chunk: a payload buffer would be hundreds of
+        // megabytes of fresh memory for every snapshot of a large tree.
+        let written = tokio::task::spawn_blocking(move || {
+            snapfile::write_with(&dir, id, |w| {
+                let mut meta = BytesMut::new();
+                encode_meta(&meta_applied, &mut meta);
+                w.write_all(&meta)?;
+                view.encode_to(w)
+            })
         })
         .await
         .map_err(sm_err)?;
-        written.map_err(sm_err)?;
+        let (_, bytes) = written.map_err(sm_err)?;
         {
             use crate::ops::metrics::{count, observe, Basic, Counter};
             observe(Basic::SnapshotTime, started.elapsed().as_millis() as u64);
@@ -221,7 +218,7 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
         }
         tracing::info!(
             index = last.index,
-            bytes = bytes.len(),
+            bytes,
             apply_paused_ms = paused.as_millis() as u64,
             total_ms = started.elapsed().as_millis() as u64,
             "snapshot written"
@@ -231,9 +228,11 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
             last_membership: applied.membership.clone(),
             snapshot_id: format!("{}-{}", id.term, id.index),
         };
+        // openraft 0.9 keeps only the meta of a snapshot it had built (core/sm/worker.rs);
+        // a follower that needs the data gets it through `get_current_snapshot`, from the file.
         Ok(Snapshot {
             meta,
-            snapshot: Box::new(Cursor::new(bytes)),
+            snapshot: Box::new(Cursor::new(Vec::new())),
         })
     }
 }

@@ -47,6 +47,19 @@ pub fn list(dir: &Path) -> Vec<SnapshotId> {
 /// # Errors
 /// Any I/O failure.
 pub fn write(dir: &Path, id: SnapshotId, payload: &[u8]) -> Result<PathBuf, StorageError> {
+    write_with(dir, id, |w| w.write_all(payload)).map(|(path, _)| path)
+}
+
+/// Durably writes a snapshot whose payload `fill` streams into the writer it is given (so the
+/// payload never has to be held in memory whole); returns the path and the payload's length.
+///
+/// # Errors
+/// Any I/O failure, including those `fill` returns.
+pub fn write_with(
+    dir: &Path,
+    id: SnapshotId,
+    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(PathBuf, u64), StorageError> {
     std::fs::create_dir_all(dir)
         .map_err(|e| StorageError::new(Subject::Dir(dir.to_path_buf()), Op::Open, e))?;
     let path = path_of(dir, id);
@@ -55,20 +68,48 @@ pub fn write(dir: &Path, id: SnapshotId, payload: &[u8]) -> Result<PathBuf, Stor
         let p = path.clone();
         move |e| StorageError::new(Subject::Snapshot(p), op, e)
     };
-    let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(err(Op::Open))?);
+    let mut f = std::io::BufWriter::with_capacity(
+        1 << 20,
+        std::fs::File::create(&tmp).map_err(err(Op::Open))?,
+    );
     f.write_all(MAGIC).map_err(err(Op::Write))?;
     f.write_all(&VERSION.to_be_bytes())
         .map_err(err(Op::Write))?;
-    f.write_all(payload).map_err(err(Op::Write))?;
-    f.write_all(&crc32c::crc32c(payload).to_be_bytes())
-        .map_err(err(Op::Write))?;
+    let mut payload = Checksummed {
+        inner: &mut f,
+        crc: 0,
+        len: 0,
+    };
+    fill(&mut payload).map_err(err(Op::Write))?;
+    let (crc, len) = (payload.crc, payload.len);
+    f.write_all(&crc.to_be_bytes()).map_err(err(Op::Write))?;
     let f = f.into_inner().map_err(|e| {
         StorageError::new(Subject::Snapshot(path.clone()), Op::Write, e.into_error())
     })?;
     f.sync_all().map_err(err(Op::Sync))?;
     std::fs::rename(&tmp, &path).map_err(err(Op::Rename))?;
     sync_dir(dir)?;
-    Ok(path)
+    Ok((path, len))
+}
+
+/// A writer that keeps the crc32c and length of what passes through it.
+struct Checksummed<W> {
+    inner: W,
+    crc: u32,
+    len: u64,
+}
+
+impl<W: Write> Write for Checksummed<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.crc = crc32c::crc32c_append(self.crc, &buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// A verified snapshot file, mapped into memory: its pages are the page cache's, so loading a

@@ -10,7 +10,8 @@
 //! | nodes          | long n, int k, then k chunks of {long count, long bytes, count × node} |
 //! | node           | ustring path, buffer data, int acl index, StatPersisted, int c, c × ustring child name (sorted) |
 //!
-//! The chunks let a load parse nodes on several threads; only the map inserts are serial.
+//! The chunks let a load parse nodes on several threads (only the map inserts are serial) and
+//! let a snapshot be written chunk by chunk, never held in memory whole.
 //! Children are stored with their parent, already sorted, so a load builds each children set
 //! in one pass without looking parents up. The ephemeral/container/TTL indexes and the quota
 //! roots are rebuilt on load. Decoding is hand-written over the byte slice (no per-field parser calls, one
@@ -26,15 +27,8 @@ use zk_codec::records::{Acl, StatPersisted};
 use zk_codec::{DecodeError, Jute, Limits};
 
 const VERSION: i32 = 2;
-/// Node chunks per snapshot (at most this many parsing threads on load).
-const CHUNKS: usize = 8;
-
-/// Fills a chunk header written as zeros at `at` once its nodes follow it.
-fn patch_chunk(out: &mut BytesMut, at: usize, count: usize) {
-    let bytes = (out.len() - at - 16) as i64;
-    out[at..at + 8].copy_from_slice(&(count as i64).to_be_bytes());
-    out[at + 8..at + 16].copy_from_slice(&bytes.to_be_bytes());
-}
+/// Nodes per chunk: a chunk is encoded into a buffer of a few megabytes, reused.
+const CHUNK_NODES: usize = 32 << 10;
 
 /// One parsed node, before it goes into the map.
 struct Parsed<'a> {
@@ -106,8 +100,6 @@ fn put_str(out: &mut BytesMut, s: &str) {
 /// The tree at one log position, shared with the live tree (see [`super::node_map`]): taken
 /// under the tree lock in one pass, encoded after the lock is released.
 pub struct TreeView {
-    /// Bytes the encoding is expected to take (at least), so the buffer is sized once.
-    size_hint: usize,
     last_zxid: i64,
     sessions: Vec<(i64, i32)>,
     acls: Vec<Arc<[Acl]>>,
@@ -115,20 +107,28 @@ pub struct TreeView {
 }
 
 impl TreeView {
-    /// About how many bytes [`TreeView::encode`] appends: growing a buffer of hundreds of
-    /// megabytes by doubling would copy it again and again.
-    pub fn size_hint(&self) -> usize {
-        self.size_hint
-    }
-
     /// Appends the snapshot encoding.
     pub fn encode(&self, out: &mut BytesMut) {
-        VERSION.encode(out);
-        self.last_zxid.encode(out);
-        (self.sessions.len() as i32).encode(out);
+        // Writing into a BytesMut cannot fail.
+        let _ = self.encode_to(&mut out.writer());
+    }
+
+    /// Writes the snapshot encoding, chunk by chunk.
+    ///
+    /// # Errors
+    /// Those of `w`.
+    pub fn encode_to(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        self.encode_chunked(w, CHUNK_NODES)
+    }
+
+    fn encode_chunked(&self, w: &mut dyn std::io::Write, per_chunk: usize) -> std::io::Result<()> {
+        let mut out = BytesMut::with_capacity(64 << 10);
+        VERSION.encode(&mut out);
+        self.last_zxid.encode(&mut out);
+        (self.sessions.len() as i32).encode(&mut out);
         for (id, t) in &self.sessions {
-            id.encode(out);
-            t.encode(out);
+            id.encode(&mut out);
+            t.encode(&mut out);
         }
         // Nodes hold interned ACL lists, so the Arc's address identifies the list.
         let mut index: HashMap<usize, i32> = HashMap::with_capacity(self.acls.len());
@@ -137,34 +137,31 @@ impl TreeView {
             index.insert(Arc::as_ptr(a) as *const Acl as usize, i as i32);
             out.put_i32(a.len() as i32);
             for acl in a.iter() {
-                acl.encode(out);
+                acl.encode(&mut out);
             }
         }
         out.put_i64(self.nodes.len() as i64);
-        out.put_i32(CHUNKS as i32);
-        let per_chunk = self.nodes.len().div_ceil(CHUNKS).max(1);
+        out.put_i32(self.nodes.len().div_ceil(per_chunk) as i32);
+        w.write_all(&out)?;
         for chunk in self.nodes.chunks(per_chunk) {
-            let header = out.len();
-            out.put_i64(0);
-            out.put_i64(0);
+            out.clear();
             for (p, n) in chunk {
-                put_str(out, p);
-                n.data.encode(out);
+                put_str(&mut out, p);
+                n.data.encode(&mut out);
                 let key = Arc::as_ptr(&n.acl) as *const Acl as usize;
                 // Invariant: every node's ACL came from `intern`, so it is in the table.
                 out.put_i32(index.get(&key).copied().unwrap_or(-1));
-                n.stat.encode(out);
+                n.stat.encode(&mut out);
                 out.put_i32(n.children.len() as i32);
                 for c in n.children.iter() {
-                    put_str(out, c);
+                    put_str(&mut out, c);
                 }
             }
-            patch_chunk(out, header, chunk.len());
+            w.write_all(&(chunk.len() as i64).to_be_bytes())?;
+            w.write_all(&(out.len() as i64).to_be_bytes())?;
+            w.write_all(&out)?;
         }
-        for _ in self.nodes.chunks(per_chunk).count()..CHUNKS {
-            out.put_i64(0);
-            out.put_i64(0);
-        }
+        Ok(())
     }
 }
 
@@ -173,13 +170,7 @@ impl DataTree {
     pub fn snapshot_view(&self) -> TreeView {
         let mut sessions: Vec<(i64, i32)> = self.sessions().collect();
         sessions.sort_unstable();
-        // Path and data bytes, each path again as its parent's child name, and per node the
-        // stat (68), lengths and ACL index.
-        let size_hint = (self.data_size as usize)
-            .saturating_mul(2)
-            .saturating_add(self.nodes.len().saturating_mul(96));
         TreeView {
-            size_hint,
             last_zxid: self.last_zxid,
             sessions,
             acls: self.acls.iter().cloned().collect(),
@@ -262,14 +253,20 @@ impl DataTree {
                 parse_chunk(bytes, *n, &table, &mut add)?;
             }
         } else {
+            let per_thread = chunks.len().div_ceil(cores).max(1);
             let parsed: Vec<Result<Vec<Parsed<'_>>, DecodeError>> = std::thread::scope(|scope| {
                 let handles: Vec<_> = chunks
-                    .iter()
-                    .map(|(bytes, n)| {
+                    .chunks(per_thread)
+                    .map(|group| {
                         let table = &table;
                         scope.spawn(move || {
-                            let mut out = Vec::with_capacity((*n).min(bytes.len() / 80));
-                            parse_chunk(bytes, *n, table, |p| out.push(p)).map(|()| out)
+                            let nodes: usize =
+                                group.iter().map(|(b, n)| (*n).min(b.len() / 80)).sum();
+                            let mut out = Vec::with_capacity(nodes);
+                            for (bytes, n) in group {
+                                parse_chunk(bytes, *n, table, |p| out.push(p))?;
+                            }
+                            Ok(out)
                         })
                     })
                     .collect();
@@ -390,5 +387,13 @@ mod tests {
         assert_eq!(back.approximate_data_size(), t.approximate_data_size());
         assert!(back.has_session(s));
         assert!(DataTree::decode_snapshot(&out[..out.len() - 3], opts, 0).is_err());
+        // Many chunks (a large tree's layout) decode to the same tree.
+        let mut chunked = Vec::new();
+        t.snapshot_view().encode_chunked(&mut chunked, 2).unwrap();
+        let from_chunks = DataTree::decode_snapshot(&chunked, opts, 0).unwrap();
+        assert_eq!(from_chunks.nodes.len(), back.nodes.len());
+        for (path, node) in back.nodes.iter() {
+            assert_eq!(from_chunks.nodes.get(path), Some(node), "{path}");
+        }
     }
 }
