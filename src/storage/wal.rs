@@ -9,10 +9,14 @@
 //! | data   | len-8| opaque payload                           |
 //!
 //! All integers big-endian. A segment is closed once it passes the size limit and the next
-//! record starts a new file named after its index.
+//! record starts a new file named after its index. A new segment is allocated to that size up
+//! front (`fallocate`, as ZooKeeper pads its log files): appending inside the file's size lets
+//! fdatasync flush the data without a journal commit for a size change (measured here: one
+//! 150-byte append + fdatasync, p50 ~115 µs growing the file, ~80 µs inside it). The
+//! allocated space reads as zeros, and a zero length field ends the records.
 //!
-//! Recovery ([`Wal::open`]): every segment is read in order. A short, zero-length or checksum-
-//! failing record in the *last* segment is a torn write: the file is cut there, with a warning.
+//! Recovery ([`Wal::open`]): every segment is read in order. A short or checksum-failing record
+//! in the *last* segment is a torn write: the file is cut there, with a warning.
 //! The same anywhere else, or a gap in the indexes, is corruption: opening fails, naming the
 //! file and offset, rather than serve a log with a hole.
 
@@ -61,6 +65,30 @@ fn segment_path(dir: &Path, first: u64) -> PathBuf {
     dir.join(format!("log-{first:020}"))
 }
 
+/// Allocates `from..to` of `f` (zeros), extending its size; best effort: a file system without
+/// `fallocate` just grows the file as records are appended.
+fn allocate(f: &File, from: u64, to: u64) {
+    use std::os::fd::AsRawFd;
+    let (Ok(offset), Ok(len)) = (
+        libc::off_t::try_from(from),
+        libc::off_t::try_from(to.saturating_sub(from)),
+    ) else {
+        return;
+    };
+    if len > 0 {
+        // SAFETY: a valid open descriptor and plain integers; no memory is passed.
+        let _ = unsafe { libc::fallocate(f.as_raw_fd(), 0, offset, len) };
+    }
+}
+
+/// Cuts `f` to `len` bytes, then allocates it again up to `limit` (zeros after the cut, so no
+/// stale bytes of a cut record follow the records written next).
+fn cut(f: &File, len: u64, limit: u64) -> std::io::Result<()> {
+    f.set_len(len)?;
+    allocate(f, len, limit);
+    Ok(())
+}
+
 /// What reading one segment found.
 struct Scan {
     offsets: Vec<u64>,
@@ -102,6 +130,10 @@ fn scan(path: &Path, first: u64, visit: &mut Visit<'_>) -> Result<Scan, StorageE
         };
         let len = u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as usize;
         let crc = u32::from_be_bytes([h[4], h[5], h[6], h[7]]);
+        if len == 0 {
+            // The allocated, never written rest of the segment (a record is at least 8 bytes).
+            break;
+        }
         if !(8..=MAX_RECORD).contains(&len) {
             s.torn = Some(format!("bad record length {len} at offset {at}"));
             break;
@@ -182,7 +214,7 @@ impl Wal {
                     .write(true)
                     .open(&path)
                     .map_err(seg_err(&path, Op::Open))?;
-                f.set_len(s.end).map_err(seg_err(&path, Op::Truncate))?;
+                cut(&f, s.end, segment_limit).map_err(seg_err(&path, Op::Truncate))?;
                 f.sync_all().map_err(seg_err(&path, Op::Sync))?;
             }
             if let (Some(prev), false) = (wal.last_index(), s.offsets.is_empty()) {
@@ -207,9 +239,11 @@ impl Wal {
             });
         }
         if let Some(seg) = wal.segments.last() {
-            let f = OpenOptions::new()
-                .append(true)
+            let mut f = OpenOptions::new()
+                .write(true)
                 .open(&seg.path)
+                .map_err(seg_err(&seg.path, Op::Open))?;
+            f.seek(SeekFrom::Start(seg.len))
                 .map_err(seg_err(&seg.path, Op::Open))?;
             wal.file = Some(f);
         }
@@ -332,6 +366,8 @@ impl Wal {
             .write(true)
             .open(&path)
             .map_err(seg_err(&path, Op::Open))?;
+        allocate(&f, 0, self.segment_limit);
+        f.sync_all().map_err(seg_err(&path, Op::Sync))?;
         sync_dir(&self.dir)?;
         self.segments.push(Segment {
             first,
@@ -382,14 +418,13 @@ impl Wal {
                 s.len = s.offsets[keep];
                 s.offsets.truncate(keep);
             }
-            let f = OpenOptions::new()
+            let mut f = OpenOptions::new()
                 .write(true)
                 .open(&s.path)
                 .map_err(seg_err(&s.path, Op::Open))?;
-            f.set_len(s.len).map_err(seg_err(&s.path, Op::Truncate))?;
+            cut(&f, s.len, self.segment_limit).map_err(seg_err(&s.path, Op::Truncate))?;
             f.sync_all().map_err(seg_err(&s.path, Op::Sync))?;
-            let mut f = f;
-            f.seek(SeekFrom::End(0))
+            f.seek(SeekFrom::Start(s.len))
                 .map_err(seg_err(&s.path, Op::Open))?;
             self.file = Some(f);
         }
@@ -479,15 +514,25 @@ mod tests {
         fill(&mut w, 1, 5);
         drop(w);
         let seg = segment_path(&d, 1);
-        let len = std::fs::metadata(&seg).unwrap().len();
+        assert_eq!(
+            std::fs::metadata(&seg).unwrap().len(),
+            1 << 20,
+            "allocated up front"
+        );
+        let end = data_end(&seg);
         OpenOptions::new()
             .write(true)
             .open(&seg)
             .unwrap()
-            .set_len(len - 3)
+            .set_len(end - 3)
             .unwrap();
         let (mut w, recs) = Wal::open(&d, 1 << 20).unwrap();
         assert_eq!(recs.len(), 4);
+        assert_eq!(
+            std::fs::metadata(&seg).unwrap().len(),
+            1 << 20,
+            "allocated again after the cut"
+        );
         fill(&mut w, 5, 6);
         drop(w);
         let (_, recs) = Wal::open(&d, 1 << 20).unwrap();
@@ -497,6 +542,36 @@ mod tests {
         );
     }
 
+    /// Where the records of a segment end (its allocated rest reads as zeros).
+    fn data_end(seg: &Path) -> u64 {
+        let bytes = std::fs::read(seg).unwrap();
+        let mut at = 0;
+        while at + HEADER <= bytes.len() {
+            let len = u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+            if len == 0 {
+                break;
+            }
+            at += HEADER + len;
+        }
+        at as u64
+    }
+
+    #[test]
+    fn appends_after_reopen_continue_inside_the_allocated_segment() {
+        let d = dir("reopen-append");
+        let (mut w, _) = Wal::open(&d, 1 << 20).unwrap();
+        fill(&mut w, 1, 3);
+        drop(w);
+        let (mut w, _) = Wal::open(&d, 1 << 20).unwrap();
+        fill(&mut w, 4, 6);
+        drop(w);
+        let seg = segment_path(&d, 1);
+        assert_eq!(std::fs::metadata(&seg).unwrap().len(), 1 << 20);
+        let (_, recs) = Wal::open(&d, 1 << 20).unwrap();
+        assert_eq!(recs.len(), 6);
+        assert_eq!(recs[5], (6, b"entry 6".to_vec()));
+    }
+
     #[test]
     fn flipped_byte_in_the_tail_is_cut() {
         let d = dir("flip");
@@ -504,9 +579,9 @@ mod tests {
         fill(&mut w, 1, 5);
         drop(w);
         let seg = segment_path(&d, 1);
+        let end = data_end(&seg) as usize;
         let mut bytes = std::fs::read(&seg).unwrap();
-        let n = bytes.len();
-        bytes[n - 2] ^= 0xff;
+        bytes[end - 2] ^= 0xff;
         std::fs::write(&seg, bytes).unwrap();
         let (_, recs) = Wal::open(&d, 1 << 20).unwrap();
         assert_eq!(recs.len(), 4);

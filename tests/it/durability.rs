@@ -129,8 +129,16 @@ fn torn_tail_is_cut_and_the_server_starts() {
     s.kill9();
     let last = segments(&s).pop().unwrap();
     let mut bytes = std::fs::read(&last).unwrap();
-    let n = bytes.len();
-    bytes.truncate(n - 7);
+    // Segments are allocated up front: the records end where a zero length field starts.
+    let mut end = 0;
+    while end + 8 <= bytes.len() {
+        let len = u32::from_be_bytes(bytes[end..end + 4].try_into().unwrap()) as usize;
+        if len == 0 {
+            break;
+        }
+        end += 8 + len;
+    }
+    bytes.truncate(end - 7);
     let n = bytes.len();
     bytes[n - 3] ^= 0x5a;
     std::fs::write(&last, bytes).unwrap();
