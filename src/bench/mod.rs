@@ -4,9 +4,11 @@
 //! A run is: setup (create the nodes the workload reads or writes, not measured), warmup (sent
 //! but not recorded), the measured phase, then cleanup (delete what setup and the run created).
 //! Modules: [`workload`] (what is sent), [`conn`] (one session's socket), [`driver`] (pipelining),
-//! [`storm`] (watch and connection storms), [`stats`] (histogram and report).
+//! [`storm`] (watch and connection storms), [`disk`] (the fdatasync floor, no server),
+//! [`stats`] (histogram and report).
 
 pub mod conn;
+pub mod disk;
 pub mod driver;
 pub mod stats;
 pub mod storm;
@@ -99,6 +101,9 @@ pub struct BenchArgs {
     /// Leave the nodes in place after the run.
     #[arg(long)]
     pub no_cleanup: bool,
+    /// Directory for the `fsync` workload's file (put it on the server's disk).
+    #[arg(long, default_value = ".")]
+    pub dir: std::path::PathBuf,
 }
 
 /// Parses `10`, `1.5`, `500ms`, `10s`, `2m`.
@@ -176,6 +181,18 @@ pub async fn run(args: &BenchArgs) -> Result<Summary, BenchError> {
     if matches!(args.workload, Workload::Probe | Workload::ProbeWrite) {
         return probe(args, &label).await;
     }
+    if args.workload == Workload::Fsync {
+        let (dir, size, warmup, duration) = (
+            args.dir.clone(),
+            args.value_size,
+            args.warmup,
+            args.duration,
+        );
+        let stats = tokio::task::spawn_blocking(move || disk::fsync(&dir, size, warmup, duration))
+            .await
+            .map_err(|e| BenchError::Protocol(e.to_string()))??;
+        return Ok(stats.summary(&label, args.duration));
+    }
     let progress = Arc::new(Progress::default());
     setup(args, &value).await?;
     if args.workload == Workload::Load {
@@ -202,6 +219,7 @@ pub async fn run(args: &BenchArgs) -> Result<Summary, BenchError> {
 
 fn label(args: &BenchArgs) -> String {
     let shape = match args.workload {
+        Workload::Fsync => "one at a time".to_string(),
         Workload::Watch => format!("{} watchers, 1 writer", args.sessions),
         Workload::Connect => format!("{} open/close loops", args.sessions),
         _ => format!(

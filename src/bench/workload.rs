@@ -51,6 +51,9 @@ pub enum Workload {
     /// retry (connect + setData of `/`) round the connect string until a write commits or
     /// --duration passes; the latency is the wait (leader-loss-to-first-commit time).
     ProbeWrite,
+    /// no server: append --value-size bytes to a file in --dir and fdatasync it, one at a time
+    /// (the disk's floor under a write, measured the way rzk's log writes).
+    Fsync,
 }
 
 impl Workload {
@@ -246,7 +249,8 @@ impl OpGen for WorkGen {
             | Workload::Connect
             | Workload::Load
             | Workload::Probe
-            | Workload::ProbeWrite => return None,
+            | Workload::ProbeWrite
+            | Workload::Fsync => return None,
         })
     }
 }

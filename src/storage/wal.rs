@@ -67,7 +67,7 @@ fn segment_path(dir: &Path, first: u64) -> PathBuf {
 
 /// Allocates `from..to` of `f` (zeros), extending its size; best effort: a file system without
 /// `fallocate` just grows the file as records are appended.
-fn allocate(f: &File, from: u64, to: u64) {
+pub fn allocate(f: &File, from: u64, to: u64) {
     use std::os::fd::AsRawFd;
     let (Ok(offset), Ok(len)) = (
         libc::off_t::try_from(from),
