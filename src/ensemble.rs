@@ -105,6 +105,7 @@ pub async fn start_raft(
     log.set_purged_if_empty(applied.last);
     let sm = StateMachine::new(shared.clone(), applied, snap_dir.to_path_buf())
         .with_preloaded(preloaded);
+    sm.spawn_idle_snapshots();
     let raft = Raft::new(me.id, raft_config, peers(shared), log, sm)
         .await
         .map_err(|e| other(format!("starting raft: {e}")))?;

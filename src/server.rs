@@ -94,6 +94,7 @@ async fn start_raft(
     log.set_purged_if_empty(applied.last);
     let sm = StateMachine::new(shared.clone(), applied, snap_dir.to_path_buf())
         .with_preloaded(preloaded);
+    sm.spawn_idle_snapshots();
     let raft = Raft::new(
         STANDALONE_ID,
         raft_config,

@@ -49,6 +49,9 @@ pub struct StateMachine {
     preloaded: Arc<Mutex<Preloaded>>,
 }
 
+/// How long writes must have stopped before an idle snapshot.
+const IDLE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The snapshot start-up loaded: its id and log position.
 pub type Preloaded = Option<(SnapshotId, Applied)>;
 
@@ -149,6 +152,37 @@ impl StateMachine {
                 tokio::spawn(async move {
                     let _ = raft.trigger().snapshot().await;
                 });
+            }
+        }
+    }
+
+    /// Starts snapshotting the tree when writes have stopped (see [`StateMachine::idle_snapshots`]).
+    pub fn spawn_idle_snapshots(&self) {
+        tokio::spawn(self.clone().idle_snapshots());
+    }
+
+    /// Asks for a snapshot once no txn has been applied for [`IDLE`] and at least a tenth of
+    /// snapCount were applied since the last one. Under load a request that arrives while a
+    /// snapshot is being built is skipped (as in ZooKeeper), so up to two snapCounts of txns can
+    /// be left for a restart to replay; once writes stop, this bounds it, at no cost while
+    /// writes flow.
+    async fn idle_snapshots(self) {
+        let threshold = (self.shared.config.snap_count / 10).max(1);
+        let mut tick = tokio::time::interval(IDLE / 4);
+        let (mut seen, mut quiet) = (0u64, 0u32);
+        loop {
+            tokio::select! {
+                _ = self.shared.shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            let now = self.since_snapshot.load(Ordering::Relaxed);
+            quiet = if now == seen { quiet + 1 } else { 0 };
+            seen = now;
+            if now >= threshold && quiet >= 4 {
+                quiet = 0;
+                if let Some(log) = self.shared.try_log() {
+                    let _ = log.raft().trigger().snapshot().await;
+                }
             }
         }
     }

@@ -232,3 +232,31 @@ fn sync_waits_for_the_read_point() {
         )
     );
 }
+
+#[test]
+fn a_quiet_server_snapshots_what_it_wrote_since_the_last_snapshot() {
+    // 150 txns: under snapCount, over a tenth of it.
+    let s = Server::start("snapCount=1000");
+    let mut c = Client::connect(s.addr);
+    for i in 0..150 {
+        c.create(&format!("/q{i}"), b"x", 0);
+    }
+    let dir = s.dir.join("data/rzk/snapshots");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let snapshots = || {
+        std::fs::read_dir(&dir)
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().starts_with("snapshot-"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    while snapshots() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no snapshot within 20 s of the writes stopping"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
