@@ -26,15 +26,16 @@ fn other(msg: String) -> io::Error {
     io::Error::other(msg)
 }
 
-/// Loads the newest snapshot that verifies, falling back to older ones, with room for `more`
-/// nodes; also returns which one it was for the state machine (openraft asks for it once at
-/// start-up).
+/// Loads the newest of `snapshots` (newest first) that verifies, falling back to older ones,
+/// with room for `more` nodes; also returns which one it was for the state machine (openraft
+/// asks for it once at start-up).
 fn load_snapshot(
     dir: &Path,
+    snapshots: &[snapfile::SnapshotId],
     opts: Options,
     more: usize,
 ) -> (Applied, DataTree, state_machine::Preloaded) {
-    for id in snapfile::list(dir) {
+    for &id in snapshots {
         match snapfile::read(dir, id)
             .map_err(|e| e.to_string())
             .and_then(|b| {
@@ -169,7 +170,8 @@ pub async fn run(config: Config) -> io::Result<()> {
     // replay needs, if that snapshot loads; otherwise the replay reads the rest back), so that
     // the tree is sized once for the nodes the replay may add.
     let log_started = Instant::now();
-    let newest_snapshot = snapfile::list(&snap_dir).first().map_or(0, |id| id.index);
+    let snapshots = snapfile::list(&snap_dir);
+    let newest_snapshot = snapshots.first().map_or(0, |id| id.index);
     let log = LogStore::open_after(
         &log_dir,
         config.segment_bytes,
@@ -180,7 +182,7 @@ pub async fn run(config: Config) -> io::Result<()> {
     let more = log.txns_after(newest_snapshot);
     tracing::info!(ms = ms(log_started), txns_to_replay = more, "log opened");
     let snap_started = Instant::now();
-    let (applied, mut tree, preloaded) = load_snapshot(&snap_dir, opts, more);
+    let (applied, mut tree, preloaded) = load_snapshot(&snap_dir, &snapshots, opts, more);
     tracing::info!(
         znodes = tree.node_count(),
         ms = ms(snap_started),

@@ -92,12 +92,7 @@ impl LogStore {
         let mut ids: Vec<(u64, LogId<u64>)> = Vec::new();
         let mut tail: Vec<(u64, Entry<TypeConfig>)> = Vec::new();
         let mut wal = Wal::open_visiting(&log_dir, segment_bytes, &mut |index, bytes| {
-            let corrupt = |err: zk_codec::DecodeError| {
-                DiskError::corrupt(
-                    crate::storage::Subject::Dir(dir.to_path_buf()),
-                    format!("entry {index}: {err}"),
-                )
-            };
+            let corrupt = |err| corrupt_entry(dir, index, err);
             if applied.is_some_and(|a| index > a) {
                 let e = wire::decode_entry(bytes).map_err(corrupt)?;
                 ids.push((index, e.log_id));
@@ -130,12 +125,7 @@ impl LogStore {
         let window_from = ids.len().saturating_sub(IN_MEMORY);
         for (index, _) in ids[window_from..].iter().filter(|(i, _)| *i < decoded_from) {
             let bytes = wal.read(*index)?;
-            let e = wire::decode_entry(&bytes).map_err(|err| {
-                DiskError::corrupt(
-                    crate::storage::Subject::Dir(dir.to_path_buf()),
-                    format!("entry {index}: {err}"),
-                )
-            })?;
+            let e = wire::decode_entry(&bytes).map_err(|err| corrupt_entry(dir, *index, err))?;
             inner.entries.insert(*index, e);
         }
         inner.ids.extend(ids);
@@ -202,6 +192,14 @@ impl LogStore {
             g.last_purged = id;
         }
     }
+}
+
+/// A log entry that does not decode.
+fn corrupt_entry(dir: &Path, index: u64, err: zk_codec::DecodeError) -> DiskError {
+    DiskError::corrupt(
+        crate::storage::Subject::Dir(dir.to_path_buf()),
+        format!("entry {index}: {err}"),
+    )
 }
 
 fn wal_thread(wal: &mut Wal, rx: mpsc::Receiver<Cmd>, force_sync: bool, vote_file: &Path) {

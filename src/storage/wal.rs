@@ -473,6 +473,14 @@ mod tests {
         w.sync(true).unwrap();
     }
 
+    /// A log in a fresh `name` directory holding records 1..=`last`, closed again.
+    fn written(name: &str, segment_limit: u64, last: u64) -> PathBuf {
+        let d = dir(name);
+        let (mut w, _) = Wal::open(&d, segment_limit).unwrap();
+        fill(&mut w, 1, last);
+        d
+    }
+
     #[test]
     fn records_read_back_by_index_before_and_after_reopen() {
         let d = dir("read-back");
@@ -509,10 +517,7 @@ mod tests {
 
     #[test]
     fn torn_tail_is_cut_and_appending_continues() {
-        let d = dir("torn");
-        let (mut w, _) = Wal::open(&d, 1 << 20).unwrap();
-        fill(&mut w, 1, 5);
-        drop(w);
+        let d = written("torn", 1 << 20, 5);
         let seg = segment_path(&d, 1);
         assert_eq!(
             std::fs::metadata(&seg).unwrap().len(),
@@ -558,10 +563,7 @@ mod tests {
 
     #[test]
     fn appends_after_reopen_continue_inside_the_allocated_segment() {
-        let d = dir("reopen-append");
-        let (mut w, _) = Wal::open(&d, 1 << 20).unwrap();
-        fill(&mut w, 1, 3);
-        drop(w);
+        let d = written("reopen-append", 1 << 20, 3);
         let (mut w, _) = Wal::open(&d, 1 << 20).unwrap();
         fill(&mut w, 4, 6);
         drop(w);
@@ -574,10 +576,7 @@ mod tests {
 
     #[test]
     fn flipped_byte_in_the_tail_is_cut() {
-        let d = dir("flip");
-        let (mut w, _) = Wal::open(&d, 1 << 20).unwrap();
-        fill(&mut w, 1, 5);
-        drop(w);
+        let d = written("flip", 1 << 20, 5);
         let seg = segment_path(&d, 1);
         let end = data_end(&seg) as usize;
         let mut bytes = std::fs::read(&seg).unwrap();
@@ -589,10 +588,7 @@ mod tests {
 
     #[test]
     fn corruption_before_the_tail_refuses_to_open() {
-        let d = dir("middle");
-        let (mut w, _) = Wal::open(&d, 64).unwrap();
-        fill(&mut w, 1, 20);
-        drop(w);
+        let d = written("middle", 64, 20);
         let seg = segment_path(&d, 1);
         let mut bytes = std::fs::read(&seg).unwrap();
         bytes[12] ^= 0xff;
