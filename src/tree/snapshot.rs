@@ -238,15 +238,15 @@ impl DataTree {
         t.nodes
             .reserve(count.min(input.len() / 80).saturating_add(more));
         let mut linked = 0usize;
+        let hasher = t.nodes.hasher().clone();
+        let mut parsed = Vec::with_capacity(count.min(input.len() / 80));
         let mut add = |Parsed { path, node }: Parsed<'_>| {
             linked += node.children.len();
             t.data_size += (path.len() + node.data.as_ref().map_or(0, Bytes::len)) as u64;
             t.index_kind(path, node.stat.ephemeral_owner, true);
-            t.nodes.insert_shared(path, node);
+            parsed.push((hasher.hash_one(path), Arc::from(path), node));
         };
-        // Parsing runs on a thread per chunk when there is a second core to run them on;
-        // otherwise each node goes into the map as soon as it is parsed, while its bytes are
-        // still in cache.
+        // Parsing runs on a thread per chunk when there is a second core to run them on.
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         if cores < 2 {
             for (bytes, n) in &chunks {
@@ -254,7 +254,7 @@ impl DataTree {
             }
         } else {
             let per_thread = chunks.len().div_ceil(cores).max(1);
-            let parsed: Vec<Result<Vec<Parsed<'_>>, DecodeError>> = std::thread::scope(|scope| {
+            let results: Vec<Result<Vec<Parsed<'_>>, DecodeError>> = std::thread::scope(|scope| {
                 let handles: Vec<_> = chunks
                     .chunks(per_thread)
                     .map(|group| {
@@ -278,10 +278,11 @@ impl DataTree {
                     })
                     .collect()
             });
-            for chunk in parsed {
+            for chunk in results {
                 chunk?.into_iter().for_each(&mut add);
             }
         }
+        t.nodes.insert_bulk(parsed);
         // Every node but the root is some node's child, exactly once.
         if linked + 1 != t.nodes.len() {
             return Err(DecodeError::Invalid(
