@@ -157,7 +157,10 @@ mod tests {
         bulk.insert_bulk(items);
         assert_eq!(bulk.len(), 1000);
         for i in 0..1000 {
-            assert_eq!(bulk.get(&format!("/n/{i}")).map(|n| n.stat.version), Some(i));
+            assert_eq!(
+                bulk.get(&format!("/n/{i}")).map(|n| n.stat.version),
+                Some(i)
+            );
         }
         assert!(bulk.get("/n/1000").is_none());
         // Plain inserts, updates and removes after it (the log replay that follows a load).
