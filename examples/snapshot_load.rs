@@ -54,6 +54,9 @@ fn main() {
     let view = t.snapshot_view();
     println!("view (the pause writes see): {:?}", started.elapsed());
     let started = Instant::now();
+    view.encode_to(&mut std::io::sink()).expect("sink");
+    println!("encode into io::sink: {:?}", started.elapsed());
+    let started = Instant::now();
     let mut out = bytes::BytesMut::new();
     view.encode(&mut out);
     println!(

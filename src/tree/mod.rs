@@ -13,6 +13,7 @@ mod apply;
 pub mod hash_order;
 mod node_map;
 pub mod path;
+mod prefetch;
 mod quota;
 mod snapshot;
 

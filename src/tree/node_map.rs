@@ -3,7 +3,7 @@
 //! encode it after the lock is released; a write to a node still shared with a snapshot view
 //! clones that node first (copy-on-write), so the view stays consistent.
 
-use super::Node;
+use super::{prefetch, Node};
 use hashbrown::hash_table::{Entry, HashTable};
 use std::sync::Arc;
 
@@ -114,7 +114,17 @@ impl NodeMap {
 
     /// Every node, shared: O(n) reference-count increments and no copying.
     pub fn view(&self) -> View {
-        self.table.iter().cloned().collect()
+        let mut ahead = self.table.iter().skip(prefetch::AHEAD);
+        self.table
+            .iter()
+            .map(|entry| {
+                if let Some((path, node)) = ahead.next() {
+                    prefetch::arc_header(Arc::as_ptr(path));
+                    prefetch::arc_header(Arc::as_ptr(node));
+                }
+                entry.clone()
+            })
+            .collect()
     }
 }
 

