@@ -87,21 +87,37 @@ impl NodeMap {
         &self.hasher
     }
 
-    /// Inserts nodes that are not in the map, each with its path's hash from
-    /// [`NodeMap::hasher`], in the order of the table's buckets: a million inserts in the
-    /// order they were read (random for the table) cost a cache and a TLB miss each, and were a
-    /// fifth of a restart. hashbrown keeps a power of two of buckets, at most 7/8 full, and
-    /// starts each probe at `hash & (buckets - 1)`; a wrong guess of that only costs speed.
-    pub(super) fn insert_bulk(&mut self, mut items: Vec<(u64, Arc<str>, Arc<Node>)>) {
+    /// Inserts nodes, each with its path's hash from [`NodeMap::hasher`], in the order of the
+    /// table's buckets: a million inserts in the order they were read (random for the table)
+    /// cost a cache and a TLB miss each, and were a fifth of a restart. hashbrown keeps a power
+    /// of two of buckets, at most 7/8 full, and starts each probe at `hash & (buckets - 1)`; a
+    /// wrong guess of that only costs speed.
+    ///
+    /// # Errors
+    /// A path that is already in the map or twice in `items` (nothing after it is inserted).
+    pub(super) fn insert_bulk(
+        &mut self,
+        mut items: Vec<(u64, Arc<str>, Arc<Node>)>,
+    ) -> Result<(), Arc<str>> {
         self.reserve(items.len());
         let buckets = (self.table.capacity().saturating_mul(8) / 7 + 1).next_power_of_two() as u64;
         let mask = buckets - 1;
         items.sort_unstable_by_key(|(hash, _, _)| hash & mask);
         let hasher = &self.hasher;
         for (hash, path, node) in items {
-            self.table
-                .insert_unique(hash, (path, node), |(k, _)| hasher.hash_one(&**k));
+            // Keys are compared only when the stored hash bits match, which a new path rarely
+            // does, so the check costs next to nothing.
+            match self
+                .table
+                .entry(hash, |(k, _)| **k == *path, |(k, _)| hasher.hash_one(&**k))
+            {
+                Entry::Vacant(e) => {
+                    e.insert((path, node));
+                }
+                Entry::Occupied(_) => return Err(path),
+            }
         }
+        Ok(())
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Node)> {
@@ -164,7 +180,7 @@ mod tests {
                 (hash, Arc::from(path.as_str()), Arc::new(node(i)))
             })
             .collect();
-        bulk.insert_bulk(items);
+        bulk.insert_bulk(items).unwrap();
         assert_eq!(bulk.len(), 1000);
         for i in 0..1000 {
             assert_eq!(
@@ -187,5 +203,19 @@ mod tests {
         keys.sort_unstable();
         keys.dedup();
         assert_eq!(keys.len(), 1599);
+        // A path twice (a snapshot listing a node twice) is refused, not stored twice.
+        let mut twice = NodeMap::default();
+        let again =
+            |m: &NodeMap, p: &str| (m.hasher().hash_one(p), Arc::from(p), Arc::new(node(0)));
+        let items = vec![
+            again(&twice, "/a"),
+            again(&twice, "/b"),
+            again(&twice, "/a"),
+        ];
+        assert_eq!(
+            twice.insert_bulk(items).map_err(|p| p.to_string()),
+            Err("/a".into())
+        );
+        assert_eq!(twice.keys().filter(|k| *k == "/a").count(), 1);
     }
 }

@@ -301,7 +301,9 @@ impl DataTree {
                 chunk?.into_iter().for_each(&mut add);
             }
         }
-        t.nodes.insert_bulk(parsed);
+        t.nodes
+            .insert_bulk(parsed)
+            .map_err(|_| DecodeError::Invalid("a path listed twice"))?;
         // Every node but the root is some node's child, exactly once.
         if linked + 1 != t.nodes.len() {
             return Err(DecodeError::Invalid(
