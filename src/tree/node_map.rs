@@ -12,7 +12,7 @@ use std::sync::Arc;
 /// a std map so that a bulk insert can hand over hashes computed in advance.
 #[derive(Clone, Default)]
 pub struct NodeMap {
-    table: HashTable<(Arc<str>, Arc<Node>)>,
+    table: HashTable<Slot>,
     hasher: ahash::RandomState,
 }
 
@@ -25,6 +25,19 @@ impl std::fmt::Debug for NodeMap {
     }
 }
 
+/// One slot of the table.
+type Slot = (Arc<str>, Arc<Node>);
+
+/// Whether a slot holds `path`.
+fn key_is(path: &str) -> impl Fn(&Slot) -> bool + '_ {
+    move |(k, _)| **k == *path
+}
+
+/// A slot's hash, for the table to move it when it grows.
+fn rehash(hasher: &ahash::RandomState) -> impl Fn(&Slot) -> u64 + '_ {
+    move |(k, _)| hasher.hash_one(&**k)
+}
+
 impl NodeMap {
     fn hash(&self, path: &str) -> u64 {
         self.hasher.hash_one(path)
@@ -32,7 +45,7 @@ impl NodeMap {
 
     pub fn get(&self, path: &str) -> Option<&Node> {
         self.table
-            .find(self.hash(path), |(k, _)| **k == *path)
+            .find(self.hash(path), key_is(path))
             .map(|(_, n)| &**n)
     }
 
@@ -40,17 +53,13 @@ impl NodeMap {
     pub fn get_mut(&mut self, path: &str) -> Option<&mut Node> {
         let hash = self.hash(path);
         self.table
-            .find_mut(hash, |(k, _)| **k == *path)
+            .find_mut(hash, key_is(path))
             .map(|(_, n)| Arc::make_mut(n))
     }
 
     pub fn insert(&mut self, path: &str, node: Node) {
         let hash = self.hash(path);
-        let hasher = &self.hasher;
-        match self
-            .table
-            .entry(hash, |(k, _)| **k == *path, |(k, _)| hasher.hash_one(&**k))
-        {
+        match self.table.entry(hash, key_is(path), rehash(&self.hasher)) {
             Entry::Occupied(mut e) => e.get_mut().1 = Arc::new(node),
             Entry::Vacant(e) => {
                 e.insert((Arc::from(path), Arc::new(node)));
@@ -60,7 +69,7 @@ impl NodeMap {
 
     pub fn remove(&mut self, path: &str) -> Option<Node> {
         let hash = self.hash(path);
-        let entry = self.table.find_entry(hash, |(k, _)| **k == *path).ok()?;
+        let entry = self.table.find_entry(hash, key_is(path)).ok()?;
         let ((_, node), _) = entry.remove();
         Some(Arc::unwrap_or_clone(node))
     }
@@ -78,8 +87,7 @@ impl NodeMap {
     }
 
     pub fn reserve(&mut self, n: usize) {
-        let hasher = &self.hasher;
-        self.table.reserve(n, |(k, _)| hasher.hash_one(&**k));
+        self.table.reserve(n, rehash(&self.hasher));
     }
 
     /// The hasher [`NodeMap::insert_bulk`] wants the keys hashed with.
@@ -103,14 +111,10 @@ impl NodeMap {
         let buckets = (self.table.capacity().saturating_mul(8) / 7 + 1).next_power_of_two() as u64;
         let mask = buckets - 1;
         items.sort_unstable_by_key(|(hash, _, _)| hash & mask);
-        let hasher = &self.hasher;
         for (hash, path, node) in items {
             // Keys are compared only when the stored hash bits match, which a new path rarely
             // does, so the check costs next to nothing.
-            match self
-                .table
-                .entry(hash, |(k, _)| **k == *path, |(k, _)| hasher.hash_one(&**k))
-            {
+            match self.table.entry(hash, key_is(&path), rehash(&self.hasher)) {
                 Entry::Vacant(e) => {
                     e.insert((path, node));
                 }

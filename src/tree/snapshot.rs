@@ -107,6 +107,22 @@ pub struct TreeView {
 }
 
 impl TreeView {
+    /// Asks for the memory the encoder reads a few nodes after the `i`th: the path and the node
+    /// two steps out, then the value (whose address is in the node) one step out.
+    fn prefetch_for(&self, i: usize) {
+        if let Some((p, n)) = self.nodes.get(i + 2 * prefetch::AHEAD) {
+            prefetch::lines(Arc::as_ptr(p), 1);
+            prefetch::lines(Arc::as_ptr(n), std::mem::size_of::<Node>().div_ceil(64));
+        }
+        if let Some(data) = self
+            .nodes
+            .get(i + prefetch::AHEAD)
+            .and_then(|(_, n)| n.data.as_ref())
+        {
+            prefetch::lines(data.as_ptr(), data.len().min(256).div_ceil(64));
+        }
+    }
+
     /// Appends the snapshot encoding.
     pub fn encode(&self, out: &mut BytesMut) {
         // Writing into a BytesMut cannot fail.
@@ -163,24 +179,6 @@ impl TreeView {
             w.write_all(&out)?;
         }
         Ok(())
-    }
-}
-
-impl TreeView {
-    /// Asks for the memory the encoder reads a few nodes after the `i`th: the path and the node
-    /// two steps out, then the value (whose address is in the node) one step out.
-    fn prefetch_for(&self, i: usize) {
-        if let Some((p, n)) = self.nodes.get(i + 2 * prefetch::AHEAD) {
-            prefetch::lines(Arc::as_ptr(p), 1);
-            prefetch::lines(Arc::as_ptr(n), std::mem::size_of::<Node>().div_ceil(64));
-        }
-        if let Some(data) = self
-            .nodes
-            .get(i + prefetch::AHEAD)
-            .and_then(|(_, n)| n.data.as_ref())
-        {
-            prefetch::lines(data.as_ptr(), data.len().min(256).div_ceil(64));
-        }
     }
 }
 
