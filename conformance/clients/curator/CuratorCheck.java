@@ -106,6 +106,14 @@ public class CuratorCheck {
         return b == null ? "null" : new String(b, StandardCharsets.UTF_8);
     }
 
+    // A session sees another session's writes only after a sync when the two may be on
+    // different members (ZooKeeper's guarantee); without it reads here flaked on an ensemble.
+    static void catchUp(CuratorFramework c, String path) throws Exception {
+        CountDownLatch synced = new CountDownLatch(1);
+        c.sync().inBackground((cl, ev) -> synced.countDown()).forPath(path);
+        require(await(synced), "sync did not complete within " + T + " s");
+    }
+
     static boolean await(CountDownLatch l) throws InterruptedException {
         return l.await(T, TimeUnit.SECONDS);
     }
@@ -597,6 +605,7 @@ public class CuratorCheck {
         } finally {
             pn.close();
         }
+        catchUp(c2, node);
         require(c2.checkExists().forPath(node) == null, "node still exists after PersistentNode.close()");
     }
 
@@ -608,6 +617,7 @@ public class CuratorCheck {
         c3.create().withMode(CreateMode.EPHEMERAL).forPath(path + "/e1", b("x"));
         String seq = c3.create().withMode(CreateMode.EPHEMERAL_SEQUENTIAL).forPath(path + "/es-");
         require(seq.equals(path + "/es-0000000001"), "ephemeral sequential " + seq);
+        catchUp(observer, path);
         require(observer.getChildren().forPath(path).size() == 2, "ephemerals not visible");
         try {
             c3.create().withMode(CreateMode.EPHEMERAL).forPath(path + "/e1/child");
