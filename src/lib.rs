@@ -14,6 +14,7 @@ pub mod clock;
 pub mod config;
 pub mod ensemble;
 pub mod housekeeping;
+pub mod idle_poll;
 pub mod net;
 pub mod ops;
 pub mod replication;

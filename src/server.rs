@@ -250,6 +250,7 @@ pub async fn run(config: Config) -> io::Result<()> {
         snap_dir.clone(),
     ));
     tokio::spawn(crate::net::serve(shared.clone(), listener));
+    crate::idle_poll::start(Duration::from_micros(shared.config.idle_poll_micros));
     if shared.config.admin_enabled {
         tokio::spawn(crate::ops::admin::serve(shared.clone()));
     }

@@ -57,6 +57,9 @@ pub struct Config {
     pub segment_bytes: u64,
     /// autopurge.purgeInterval in hours (0 = off): how often old snapshots are purged.
     pub purge_interval_hours: u64,
+    /// rzk.idlePollMicros (rzk's own; ZooKeeper ignores it): how long the CPUs are kept from
+    /// idling after activity (`idle_poll`), 0 = off.
+    pub idle_poll_micros: u64,
     /// admin.enableServer (ZooKeeper 3.5–3.9 default: on).
     pub admin_enabled: bool,
     pub admin_address: IpAddr,
@@ -100,6 +103,7 @@ impl Default for Config {
             snap_retain_count: 3,
             segment_bytes: 64 << 20,
             purge_interval_hours: 0,
+            idle_poll_micros: crate::idle_poll::DEFAULT_MICROS,
             admin_enabled: true,
             admin_address: IpAddr::from([127, 0, 0, 1]),
             admin_port: 8080,
@@ -317,6 +321,7 @@ impl Config {
                 "metricsProvider.httpHost" => c.metrics_address = address(key, v)?,
                 "metricsProvider.httpPort" => c.metrics_port = int(key, v)?,
                 "autopurge.purgeInterval" => c.purge_interval_hours = int(key, v)?,
+                "rzk.idlePollMicros" => c.idle_poll_micros = int(key, v)?,
                 "electionAlg" => {
                     if v != "3" {
                         return Err(ConfigError(format!(
@@ -516,7 +521,9 @@ mod tests {
         assert!(c.metrics_prometheus);
         assert_eq!(c.metrics_port, 7001);
         assert_eq!(c.purge_interval_hours, 2);
+        assert_eq!(cfg("rzk.idlePollMicros=0").unwrap().idle_poll_micros, 0);
         let d = cfg("dataDir=/x").unwrap();
+        assert_eq!(d.idle_poll_micros, crate::idle_poll::DEFAULT_MICROS);
         assert!(d.admin_enabled && !d.metrics_prometheus);
         assert_eq!((d.admin_port, d.metrics_port), (8080, 7000));
         for (text, key) in [
@@ -530,6 +537,7 @@ mod tests {
             ("standaloneEnabled=maybe", "standaloneEnabled"),
             ("admin.commandURL=commands", "admin.commandURL"),
             ("admin.serverAddress=here", "admin.serverAddress"),
+            ("rzk.idlePollMicros=-1", "rzk.idlePollMicros"),
         ] {
             assert!(cfg(text).unwrap_err().0.contains(key), "{text}");
         }

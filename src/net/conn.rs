@@ -98,6 +98,7 @@ async fn read_loop(
             Err(ReadError::Frame(e)) => return format!("bad frame: {e}"),
             Err(e) => return e.to_string(),
         };
+        crate::idle_poll::touch();
         sink.stats.received.fetch_add(1, Ordering::Relaxed);
         metrics::count(Counter::BytesReceivedCount, frame.len() as u64 + 4);
         shared

@@ -68,6 +68,7 @@ pub async fn run(
                 tracing::debug!(peer = %sink.peer, error = %e, "write failed");
                 break 'outer;
             }
+            crate::idle_poll::touch();
             sink.stats.sent.fetch_add(st.frames, Ordering::Relaxed);
             shared
                 .stats

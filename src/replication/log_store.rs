@@ -242,9 +242,12 @@ fn wal_thread(wal: &mut Wal, rx: mpsc::Receiver<Cmd>, force_sync: bool, vote_fil
             }
         }
         let sync_started = std::time::Instant::now();
+        // Keeps this CPU awake through the fsync and the apply after it (`idle_poll`).
+        crate::idle_poll::touch();
         if let Err(e) = wal.sync(force_sync) {
             fatal(&e);
         }
+        crate::idle_poll::touch();
         if !flushed.is_empty() {
             use crate::ops::metrics::{observe, Basic};
             observe(Basic::FsyncTime, sync_started.elapsed().as_millis() as u64);

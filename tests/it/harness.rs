@@ -67,6 +67,11 @@ impl Server {
         }
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// kill -9, then start again on the same data directory (and a new port).
     pub fn crash_and_restart(&mut self) {
         self.kill9();

@@ -7,6 +7,7 @@ mod ensemble;
 mod fourlw;
 mod handshake;
 mod harness;
+mod idle_poll;
 mod linearizable;
 mod netproxy;
 mod ops;

@@ -1,0 +1,75 @@
+//! Idle polling (`rzk.idlePollMicros`): one SCHED_IDLE spinner per CPU, asleep when the server
+//! is quiet, none when turned off. Read from /proc, so Linux only.
+#![cfg(target_os = "linux")]
+
+use crate::harness::{Client, Server, DEADLINE};
+use std::time::Instant;
+
+const SCHED_IDLE: u32 = 5;
+
+/// (state, scheduling policy) of each of the server's threads named `rzk-idle-*`.
+fn spinners(pid: u32) -> Vec<(char, u32)> {
+    let mut out = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let dir = task.unwrap().path();
+        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        if !comm.starts_with("rzk-idle-") {
+            continue;
+        }
+        let stat = std::fs::read_to_string(dir.join("stat")).unwrap();
+        // Fields after the command name's closing parenthesis start at field 3 (state);
+        // policy is field 41.
+        let rest: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+        let state = rest[0].chars().next().unwrap();
+        out.push((state, rest[41 - 3].parse().unwrap()));
+    }
+    out
+}
+
+/// The CPUs this test process (and so the server it starts) may run on.
+fn allowed_cpus() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let list = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .unwrap()
+        .trim()
+        .to_string();
+    list.split(',')
+        .map(|r| match r.split_once('-') {
+            Some((a, b)) => b.parse::<usize>().unwrap() - a.parse::<usize>().unwrap() + 1,
+            None => 1,
+        })
+        .sum()
+}
+
+#[test]
+fn one_sched_idle_spinner_per_cpu_asleep_when_quiet() {
+    let s = Server::start("");
+    let mut c = Client::connect(s.addr);
+    for i in 0..200 {
+        c.create(&format!("/n{i}"), b"x", 0);
+        c.get(&format!("/n{i}"), false);
+    }
+    let end = Instant::now() + DEADLINE;
+    let found = loop {
+        let found = spinners(s.pid());
+        if found.len() == allowed_cpus() && found.iter().all(|(state, _)| *state == 'S') {
+            break found;
+        }
+        assert!(Instant::now() < end, "spinners not all asleep: {found:?}");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    assert!(
+        found.iter().all(|(_, policy)| *policy == SCHED_IDLE),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn zero_window_starts_no_spinner() {
+    let s = Server::start("rzk.idlePollMicros=0");
+    let mut c = Client::connect(s.addr);
+    c.create("/n", b"x", 0);
+    assert!(spinners(s.pid()).is_empty());
+}
