@@ -336,6 +336,10 @@ public class CuratorCheck {
         l2.start();
         try {
             require(await(anyLeader), "no leader within " + T + " s");
+            // The other latch's node may not be created, or not visible on this client's member,
+            // when the first leader is chosen.
+            waitUntil(() -> l1.getParticipants().size() == 2 && l2.getParticipants().size() == 2,
+                    "both participants seen by both clients");
             require(l1.hasLeadership() ^ l2.hasLeadership(),
                     "leadership: p1=" + l1.hasLeadership() + " p2=" + l2.hasLeadership());
             LeaderLatch leader = l1.hasLeadership() ? l1 : l2;
@@ -343,7 +347,6 @@ public class CuratorCheck {
             CountDownLatch otherBecomes = leader == l1 ? leader2 : leader1;
             require(l1.getLeader().getId().equals(leader.getId()), "p1 sees leader " + l1.getLeader().getId());
             require(l2.getLeader().getId().equals(leader.getId()), "p2 sees leader " + l2.getLeader().getId());
-            require(l1.getParticipants().size() == 2, "participants " + l1.getParticipants());
             leader.close();
             require(await(otherBecomes), "leadership did not move to " + other.getId() + " within " + T + " s");
             require(other.hasLeadership(), other.getId() + " lost leadership again");
@@ -446,6 +449,7 @@ public class CuratorCheck {
             }
             for (Future<Boolean> f : leaves) require(get(f), "leave timed out");
             require(left.get() == n, "left " + left.get());
+            catchUp(c1, path);
             List<String> rest = c1.getChildren().forPath(path);
             require(rest.isEmpty(), "barrier members left behind: " + rest);
         } finally {
@@ -459,6 +463,7 @@ public class CuratorCheck {
         SimpleDistributedQueue producer = new SimpleDistributedQueue(c1, path);
         SimpleDistributedQueue consumer = new SimpleDistributedQueue(c2, path);
         for (int i = 0; i < n; i++) require(producer.offer(b("item-" + i)), "offer " + i);
+        catchUp(c2, path);
         require(s(consumer.peek()).equals("item-0"), "peek");
         for (int i = 0; i < n; i++) {
             byte[] got = consumer.poll(T, TimeUnit.SECONDS);
@@ -575,6 +580,7 @@ public class CuratorCheck {
         pn.start();
         try {
             require(pn.waitForInitialCreate(T, TimeUnit.SECONDS), "not created within " + T + " s");
+            catchUp(c2, node);
             Stat st = c2.checkExists().forPath(node);
             require(st != null, "node missing after initial create");
             long sid = c1.getZookeeperClient().getZooKeeper().getSessionId();
@@ -726,6 +732,7 @@ public class CuratorCheck {
         } finally {
             ex.shutdownNow();
         }
+        catchUp(c1, path);
         AtomicValue<Long> v = new DistributedAtomicLong(c1, path, new RetryNTimes(3, 10)).get();
         require(v.succeeded() && v.postValue() == workers * rounds, "value " + v.postValue());
     }
