@@ -11,7 +11,8 @@
 //!
 //! Cost: after each burst of activity, up to the window (default 200 µs, zoo.cfg
 //! `rzk.idlePollMicros`, 0 turns it off) of CPU time per CPU; none while the server is quiet.
-//! It shows in the process's CPU time.
+//! It shows in the process's CPU time. Under a cgroup CPU quota (a container's CPU limit) that
+//! time would be charged to the quota and throttle the server itself, so there it stays off.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
@@ -50,6 +51,10 @@ pub fn touch() {
 /// window, nothing is started). Later calls do nothing.
 pub fn start(window: Duration) {
     if window.is_zero() || !cfg!(target_os = "linux") {
+        return;
+    }
+    if let Some(file) = quota::limited() {
+        tracing::info!(cgroup = %file.display(), "idle polling off: a CPU quota applies, and spinning would spend it");
         return;
     }
     let mut fresh = false;
@@ -150,6 +155,66 @@ fn cpus() -> Vec<usize> {
     }
 }
 
+/// Whether a cgroup CPU quota (a container's CPU limit) applies to this process, in which case
+/// [`start`] starts nothing.
+pub fn quota_applies() -> bool {
+    quota::limited().is_some()
+}
+
+/// Whether a cgroup CPU quota applies to this process.
+mod quota {
+    use std::path::{Path, PathBuf};
+
+    /// The first quota file (cgroup v2 `cpu.max`, v1 `cpu.cfs_quota_us`) of this process's
+    /// cgroup or an ancestor that sets a limit.
+    pub fn limited() -> Option<PathBuf> {
+        let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+        candidates(&own, Path::new("/sys/fs/cgroup"))
+            .into_iter()
+            .find(|f| std::fs::read_to_string(f).is_ok_and(|text| sets_limit(f, &text)))
+    }
+
+    /// Quota files to look at, own cgroup first, then its ancestors: v2's unified hierarchy
+    /// and v1's cpu controller (mounted as `cpu` or `cpu,cpuacct`).
+    pub fn candidates(proc_self_cgroup: &str, root: &Path) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for line in proc_self_cgroup.lines() {
+            let mut parts = line.splitn(3, ':');
+            let (Some(_), Some(controllers), Some(path)) =
+                (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            let (mounts, file): (Vec<&str>, &str) = if controllers.is_empty() {
+                (vec![""], "cpu.max")
+            } else if controllers.split(',').any(|c| c == "cpu") {
+                (vec!["cpu", "cpu,cpuacct"], "cpu.cfs_quota_us")
+            } else {
+                continue;
+            };
+            for mount in mounts {
+                let mut dir = Some(Path::new(path.trim_start_matches('/')));
+                while let Some(d) = dir {
+                    out.push(root.join(mount).join(d).join(file));
+                    dir = d.parent();
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether a quota file's text sets a limit: v2 `<quota> <period>` with a number, v1 a
+    /// positive quota (-1 is none).
+    pub fn sets_limit(file: &Path, text: &str) -> bool {
+        let first = text.split_whitespace().next().unwrap_or("max");
+        if file.ends_with("cpu.max") {
+            first != "max"
+        } else {
+            first.parse::<i64>().is_ok_and(|q| q > 0)
+        }
+    }
+}
+
 #[cfg(target_os = "linux")]
 mod sys {
     /// The CPUs this process may run on (empty when the mask cannot be read).
@@ -217,6 +282,30 @@ mod tests {
             std::thread::yield_now();
         }
         false
+    }
+
+    #[test]
+    fn cgroup_quota_files_and_limits() {
+        use std::path::{Path, PathBuf};
+        let root = Path::new("/cg");
+        let v2 = quota::candidates("0::/kubepods/pod1/c1\n", root);
+        assert_eq!(
+            v2,
+            ["kubepods/pod1/c1", "kubepods/pod1", "kubepods", ""]
+                .iter()
+                .map(|d| root.join(d).join("cpu.max"))
+                .collect::<Vec<PathBuf>>()
+        );
+        let v1 = quota::candidates("4:memory:/x\n2:cpu,cpuacct:/docker/abc\n", root);
+        assert_eq!(v1[0], root.join("cpu/docker/abc/cpu.cfs_quota_us"));
+        assert!(v1.contains(&root.join("cpu,cpuacct/docker/cpu.cfs_quota_us")));
+        assert!(v1.iter().all(|f| !f.starts_with("/cg/memory")));
+        let max = Path::new("/cg/cpu.max");
+        let cfs = Path::new("/cg/cpu/cpu.cfs_quota_us");
+        assert!(!quota::sets_limit(max, "max 100000\n"));
+        assert!(quota::sets_limit(max, "50000 100000\n"));
+        assert!(!quota::sets_limit(cfs, "-1\n"));
+        assert!(quota::sets_limit(cfs, "200000\n"));
     }
 
     #[test]
