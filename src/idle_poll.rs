@@ -4,7 +4,7 @@
 //! Why: on a virtual machine, a CPU that goes idle halts, and waking it again (the next
 //! request's packet, the end of an fdatasync) costs tens of microseconds (measured here: get
 //! p50 102 -> 45 µs and the bare fdatasync 175 -> 132 µs with the CPU kept busy). The guest
-//! kernel's haltpoll driver exists for this but is often off (it is on this machine:
+//! kernel's haltpoll driver exists for this but is often off (as on this machine:
 //! `haltpoll.guest_halt_poll_ns=0`); Seastar-based servers poll for the same reason.
 //! SCHED_IDLE matters: any ordinary thread that wakes on that CPU preempts the spinner at
 //! once, so the spinning only fills time the CPU would have spent halted.
@@ -233,7 +233,8 @@ mod sys {
     }
 
     /// Pins the calling thread to `cpu` and gives it SCHED_IDLE (allowed without privileges:
-    /// it only lowers the priority). Failures leave an ordinary thread, logged.
+    /// it only lowers the priority). Failures are logged; returns whether SCHED_IDLE was set
+    /// (an unpinned spinner is harmless, an ordinary-priority one is not).
     pub fn lowest_priority_on(cpu: usize) -> bool {
         // SAFETY: plain syscalls on the calling thread (pid 0) with initialised arguments.
         let (pinned, idle) = unsafe {
