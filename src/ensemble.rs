@@ -5,6 +5,7 @@
 //! connections, as a ZooKeeper server that lost its quorum does.
 
 use crate::config::{Member, Role};
+use crate::replication::peer::early::{self, EarlyAppends};
 use crate::replication::peer::tcp::{self, TcpPeers};
 use crate::replication::state_machine::{Applied, StateMachine};
 use crate::replication::{log_store::LogStore, Raft};
@@ -106,9 +107,18 @@ pub async fn start_raft(
     let sm = StateMachine::new(shared.clone(), applied, snap_dir.to_path_buf())
         .with_preloaded(preloaded);
     sm.spawn_idle_snapshots();
+    let (early, early_queue) = EarlyAppends::new(me.id);
+    let log = log.with_early_appends(early);
     let raft = Raft::new(me.id, raft_config, peers(shared), log, sm)
         .await
         .map_err(|e| other(format!("starting raft: {e}")))?;
+    tokio::spawn(early::run(
+        early_queue,
+        me.id,
+        raft.clone(),
+        peers(shared),
+        shared.shutdown.clone(),
+    ));
     let touch_shared = shared.clone();
     let touch: tcp::TouchFn = Arc::new(move |ids: &[i64]| {
         let now = crate::clock::now_ms();

@@ -13,6 +13,7 @@
 //! - An append is acknowledged only after the fsync that covers it (unless forceSync=no).
 //! - Any storage error stops the process (fail-stop): retrying after a failed fsync is unsafe.
 
+use super::peer::early::EarlyAppends;
 use super::{wire, TypeConfig};
 use crate::storage::wal::Wal;
 use crate::storage::{meta, StorageError as DiskError};
@@ -39,6 +40,9 @@ enum Cmd {
     Truncate(u64, oneshot::Sender<()>),
     Purge(u64),
     Vote(Vec<u8>, oneshot::Sender<()>),
+    /// Tests: the WAL thread waits until the sender is dropped.
+    #[cfg(test)]
+    Hold(mpsc::Receiver<()>),
 }
 
 #[derive(Debug, Default)]
@@ -56,6 +60,9 @@ struct Inner {
 pub struct LogStore {
     inner: Arc<Mutex<Inner>>,
     tx: mpsc::Sender<Cmd>,
+    /// In an ensemble: where this member's own entries go to reach the followers while the
+    /// WAL thread syncs them ([`super::peer::early`]).
+    early: Option<EarlyAppends>,
 }
 
 fn fatal(e: &DiskError) -> ! {
@@ -151,11 +158,28 @@ impl LogStore {
         Ok(LogStore {
             inner: Arc::new(Mutex::new(inner)),
             tx,
+            early: None,
         })
+    }
+
+    /// Sends this member's own new entries to its followers as they are appended.
+    #[must_use]
+    pub fn with_early_appends(mut self, early: EarlyAppends) -> LogStore {
+        self.early = Some(early);
+        self
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Tests: holds every write queued after this call (appends are readable but not made
+    /// durable) until the returned sender is dropped.
+    #[cfg(test)]
+    pub(crate) fn hold_writes(&self) -> mpsc::Sender<()> {
+        let (tx, rx) = mpsc::channel();
+        self.tx.send(Cmd::Hold(rx)).expect("WAL thread running");
+        tx
     }
 
     /// Whether the log holds any entry or vote (a node that has run before).
@@ -221,6 +245,11 @@ fn wal_thread(wal: &mut Wal, rx: mpsc::Receiver<Cmd>, force_sync: bool, vote_fil
                     r
                 }
                 Cmd::Purge(index) => wal.purge(index),
+                #[cfg(test)]
+                Cmd::Hold(release) => {
+                    let _ = release.recv();
+                    Ok(())
+                }
                 Cmd::Read(indexes, reply) => {
                     let r = indexes
                         .into_iter()
@@ -344,18 +373,43 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: OptionalSend,
     {
         let mut records = Vec::new();
-        {
+        let mut early = Vec::new();
+        let (vote, prev) = {
             let mut g = self.lock();
+            // The first entry's predecessor: `Some(None)` when it starts the log, `None` when
+            // not known here (then nothing goes early).
+            let mut prev = None;
             for e in entries {
+                if records.is_empty() {
+                    prev = match e.log_id.index.checked_sub(1) {
+                        None => Some(None),
+                        Some(i) => g
+                            .ids
+                            .get(&i)
+                            .copied()
+                            .or(g.last_purged.filter(|p| p.index == i))
+                            .map(Some),
+                    };
+                }
                 let mut out = BytesMut::with_capacity(128);
                 wire::encode_entry(&e, &mut out);
                 records.push((e.log_id.index, out.to_vec()));
                 g.ids.insert(e.log_id.index, e.log_id);
+                if self.early.is_some() {
+                    early.push(e.clone());
+                }
                 g.entries.insert(e.log_id.index, e);
             }
             g.evict();
+            (g.vote, prev)
+        };
+        self.tx
+            .send(Cmd::Append(records, callback))
+            .map_err(io_err)?;
+        if let (Some(to), Some(prev)) = (&self.early, prev) {
+            to.offer(vote.as_ref(), prev, early);
         }
-        self.tx.send(Cmd::Append(records, callback)).map_err(io_err)
+        Ok(())
     }
 
     async fn truncate(&mut self, log_id: LogId<u64>) -> Result<(), StorageError<u64>> {

@@ -17,14 +17,14 @@ use openraft::BasicNode;
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
 /// How long a connect may take before the peer counts as unreachable.
-const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 
-async fn read_frame(s: &mut TcpStream) -> io::Result<Vec<u8>> {
+pub(super) async fn read_frame<R: AsyncRead + Unpin>(s: &mut R) -> io::Result<Vec<u8>> {
     let n = s.read_u32().await? as usize;
     if n > MAX_FRAME {
         return Err(io::Error::new(
@@ -37,7 +37,7 @@ async fn read_frame(s: &mut TcpStream) -> io::Result<Vec<u8>> {
     Ok(buf)
 }
 
-async fn write_frame(s: &mut TcpStream, body: &[u8]) -> io::Result<()> {
+pub(super) async fn write_frame<W: AsyncWrite + Unpin>(s: &mut W, body: &[u8]) -> io::Result<()> {
     let mut out = Vec::with_capacity(body.len() + 4);
     out.extend_from_slice(&(body.len() as u32).to_be_bytes());
     out.extend_from_slice(body);
@@ -80,7 +80,7 @@ impl LinkHealth {
 }
 
 impl TcpPeers {
-    fn addr_of(&self, target: u64, node: &BasicNode) -> String {
+    pub(super) fn addr_of(&self, target: u64, node: &BasicNode) -> String {
         self.addrs
             .get(&target)
             .cloned()

@@ -1,7 +1,9 @@
 //! Three in-process Raft members over the TCP peer transport on loopback: election,
 //! replication to every tree, leader loss and re-election, and catch-up by a restarted member
-//! through a snapshot transfer.
+//! through a snapshot transfer; early appends (a follower holds a new entry while the leader's
+//! own sync of it is still running).
 
+use super::early::{self, EarlyAppends};
 use super::tcp::{self, TcpPeers};
 use crate::config::Config;
 use crate::replication::log_store::LogStore;
@@ -24,6 +26,7 @@ use zk_codec::Request;
 
 struct Member {
     raft: Raft,
+    log: LogStore,
     shared: Arc<Shared>,
     stop: CancellationToken,
 }
@@ -48,17 +51,27 @@ fn raft_config() -> Arc<openraft::Config> {
 
 async fn start(id: u64, dir: &PathBuf, listener: TcpListener) -> Member {
     std::fs::create_dir_all(dir).unwrap();
-    let log = LogStore::open(dir, 1 << 20, false).unwrap();
+    let (early, early_queue) = EarlyAppends::new(id);
+    let log = LogStore::open(dir, 1 << 20, false)
+        .unwrap()
+        .with_early_appends(early);
     let shared = Arc::new(Shared::new(
         Config::default(),
         DataTree::new(Options::default()),
         Sessions::new(id as u8, 2000, 0),
     ));
     let sm = StateMachine::new(shared.clone(), Applied::default(), dir.join("snapshots"));
-    let raft = Raft::new(id, raft_config(), TcpPeers::default(), log, sm)
+    let raft = Raft::new(id, raft_config(), TcpPeers::default(), log.clone(), sm)
         .await
         .unwrap();
     let stop = CancellationToken::new();
+    tokio::spawn(early::run(
+        early_queue,
+        id,
+        raft.clone(),
+        TcpPeers::default(),
+        stop.clone(),
+    ));
     let sessions = shared.clone();
     let touch = Arc::new(move |ids: &[i64]| {
         for id in ids {
@@ -66,7 +79,12 @@ async fn start(id: u64, dir: &PathBuf, listener: TcpListener) -> Member {
         }
     });
     tokio::spawn(tcp::serve(id, raft.clone(), touch, listener, stop.clone()));
-    Member { raft, shared, stop }
+    Member {
+        raft,
+        log,
+        shared,
+        stop,
+    }
 }
 
 fn create(path: &str) -> Txn {
@@ -110,20 +128,15 @@ async fn wait_has(m: &Member, path: &str) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_members_replicate_and_survive_leader_loss() {
-    let root = std::env::temp_dir().join(format!("rzk-peers-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
+/// Three fresh members under `root` on loopback, initialized; their addresses.
+async fn three(root: &PathBuf) -> (BTreeMap<u64, Member>, BTreeMap<u64, BasicNode>) {
+    let _ = std::fs::remove_dir_all(root);
     let mut listeners = BTreeMap::new();
     let mut nodes = BTreeMap::new();
     for id in 1..=3u64 {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        nodes.insert(
-            id,
-            BasicNode {
-                addr: l.local_addr().unwrap().to_string(),
-            },
-        );
+        let addr = l.local_addr().unwrap().to_string();
+        nodes.insert(id, BasicNode { addr });
         listeners.insert(id, l);
     }
     let mut members = BTreeMap::new();
@@ -131,6 +144,13 @@ async fn three_members_replicate_and_survive_leader_loss() {
         members.insert(id, start(id, &root.join(id.to_string()), l).await);
     }
     members[&1].raft.initialize(nodes.clone()).await.unwrap();
+    (members, nodes)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_members_replicate_and_survive_leader_loss() {
+    let root = std::env::temp_dir().join(format!("rzk-peers-{}", std::process::id()));
+    let (mut members, nodes) = three(&root).await;
 
     let first = leader(&members).await;
     members[&first]
@@ -182,6 +202,69 @@ async fn three_members_replicate_and_survive_leader_loss() {
             .map(|n| n.data.clone())
     );
     for m in members.values().chain(std::iter::once(&back)) {
+        m.stop.cancel();
+        let _ = m.raft.shutdown().await;
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// Waits until `m`'s Raft has accepted the entry at `index` into its log.
+async fn wait_logged(m: &Member, index: u64) {
+    m.raft
+        .wait(Some(Duration::from_secs(10)))
+        .metrics(
+            |x| x.last_log_index.is_some_and(|i| i >= index),
+            "the entry logged",
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn followers_log_an_entry_while_the_leader_still_syncs_it() {
+    let root = std::env::temp_dir().join(format!("rzk-early-{}", std::process::id()));
+    let (members, _) = three(&root).await;
+    let lead = leader(&members).await;
+    members[&lead]
+        .raft
+        .client_write_ff(TxnBatch::new(vec![create("/warm")]))
+        .await
+        .unwrap();
+    for m in members.values() {
+        wait_has(m, "/warm").await;
+    }
+
+    // The leader's WAL thread stops before the next append: its entry stays unsynced there,
+    // and openraft's own replication (which waits for that sync) sends nothing.
+    let release = members[&lead].log.hold_writes();
+    let before = members[&lead]
+        .raft
+        .metrics()
+        .borrow()
+        .last_log_index
+        .unwrap();
+    members[&lead]
+        .raft
+        .client_write_ff(TxnBatch::new(vec![create("/early")]))
+        .await
+        .unwrap();
+    for (id, m) in &members {
+        if *id != lead {
+            wait_logged(m, before + 1).await;
+        }
+    }
+    // Logged on both followers, yet not committed: the leader counts itself only once synced.
+    for m in members.values() {
+        assert!(m.shared.read_tree().node("/early").is_none());
+    }
+    let applied = members[&lead].raft.metrics().borrow().last_applied;
+    assert!(applied.is_some_and(|a| a.index <= before));
+
+    drop(release);
+    for m in members.values() {
+        wait_has(m, "/early").await;
+    }
+    for m in members.values() {
         m.stop.cancel();
         let _ = m.raft.shutdown().await;
     }
