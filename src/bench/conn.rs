@@ -147,6 +147,7 @@ impl ConnWriter {
         if !self.out.is_empty() {
             self.wr.write_all(&self.out).await?;
             self.out.clear();
+            crate::idle_poll::touch();
         }
         Ok(())
     }
@@ -168,6 +169,7 @@ impl ConnReader {
                 if self.rd.read_buf(&mut self.buf).await? == 0 {
                     return Err(BenchError::Closed);
                 }
+                crate::idle_poll::touch();
             }
         };
         tokio::time::timeout(REPLY_DEADLINE, fut)

@@ -1,5 +1,6 @@
 //! Idle polling (`rzk.idlePollMicros`): one SCHED_IDLE spinner per CPU, asleep when the server
-//! is quiet, none when turned off or under a CPU quota. Read from /proc, so Linux only.
+//! is quiet, none when turned off or under a CPU quota; `rzk bench` runs its own. Read from
+//! /proc, so Linux only.
 #![cfg(target_os = "linux")]
 
 use crate::harness::{Client, Server, DEADLINE};
@@ -10,13 +11,21 @@ const SCHED_IDLE: u32 = 5;
 /// (state, scheduling policy) of each of the server's threads named `rzk-idle-*`.
 fn spinners(pid: u32) -> Vec<(char, u32)> {
     let mut out = Vec::new();
-    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
-        let dir = task.unwrap().path();
+    // A process or thread may end while it is read (the generator's run does): it then has
+    // no more spinners to report.
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for task in tasks {
+        let Ok(task) = task else { continue };
+        let dir = task.path();
         let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
         if !comm.starts_with("rzk-idle-") {
             continue;
         }
-        let stat = std::fs::read_to_string(dir.join("stat")).unwrap();
+        let Ok(stat) = std::fs::read_to_string(dir.join("stat")) else {
+            continue;
+        };
         // Fields after the command name's closing parenthesis start at field 3 (state);
         // policy is field 41.
         let rest: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
@@ -77,4 +86,56 @@ fn zero_window_starts_no_spinner() {
     let mut c = Client::connect(s.addr);
     c.create("/n", b"x", 0);
     assert!(spinners(s.pid()).is_empty());
+}
+
+/// The spinners `rzk bench` runs, sampled from /proc until it exits: the most seen at once.
+fn generator_spinners(server: &Server, extra: &[&str]) -> Vec<(char, u32)> {
+    let addr = server.addr.to_string();
+    let mut args = vec![
+        "bench",
+        "get",
+        "--server",
+        &addr,
+        "--sessions",
+        "1",
+        "--outstanding",
+        "1",
+        "--duration",
+        "1",
+        "--warmup",
+        "0",
+        "--quiet",
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rzk"))
+        .args(&args)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut most = Vec::new();
+    let end = Instant::now() + DEADLINE;
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < end, "rzk bench did not finish");
+        let seen = spinners(child.id());
+        if seen.len() > most.len() {
+            most = seen;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(child.wait().unwrap().success());
+    most
+}
+
+#[test]
+fn the_load_generator_keeps_its_own_cpus_awake_too() {
+    let s = Server::start("");
+    let seen = generator_spinners(&s, &[]);
+    if rzk::idle_poll::quota_applies() {
+        assert!(seen.is_empty(), "{seen:?}");
+    } else {
+        assert_eq!(seen.len(), allowed_cpus(), "{seen:?}");
+        assert!(seen.iter().all(|(_, p)| *p == SCHED_IDLE), "{seen:?}");
+    }
+    assert!(generator_spinners(&s, &["--idle-poll-micros", "0"]).is_empty());
 }
