@@ -20,7 +20,8 @@ Only what must differ between two fresh servers is rewritten:
     client threads, not server behaviour. Those lines (each with the blank line zkCli prints
     before it in the same write) are taken out of the
     flow and listed, in the order printed, after it; the events and their order are still
-    compared, and so are the results and theirs.
+    compared, and so are the results and theirs. A result line the watcher's output cut in two
+    (the threads' writes interleave at buffer boundaries) is put back together first.
 Everything else (errors, data, versions, child lists in the order printed, ACLs, watch events,
 sequential suffixes) is kept verbatim.
 """
@@ -61,10 +62,44 @@ def session(value):
     return sessions[v]
 
 
+def is_event(line):
+    return line == "WATCHER::" or line.startswith("WatchedEvent ")
+
+
+def rejoin(lines):
+    """zkCli only: puts back together a result line that the watcher thread's output cut in two.
+
+    The watcher writes "\nWATCHER::\n" and "\nWatchedEvent ...\n"; when that lands in the middle
+    of a line the main thread is writing (the two threads' writes interleave at buffer
+    boundaries), its leading newline ends the first part of the line early, and the rest of the
+    line follows the event. Seen as a WATCHER:: line not preceded by a blank line; the event
+    lines then go before the whole line, as they would had they come just before it.
+    """
+    fixed = []
+    cut = None  # the first part of a line cut by an event, waiting for its rest
+    after_event = False
+    for line in lines:
+        if line == "WATCHER::" and fixed and fixed[-1] != "" and not is_event(fixed[-1]):
+            cut = fixed.pop()
+            fixed.append("")
+        if is_event(line):
+            fixed.append(line)
+            after_event = line.startswith("WatchedEvent ")
+            continue
+        if cut is not None and after_event:
+            line, cut = cut + line, None
+        after_event = False
+        fixed.append(line)
+    if cut is not None:
+        fixed.append(cut)
+    return fixed
+
+
 out = []
 noise = []
 EPOCH = ("1970",)
-for line in sys.stdin.read().splitlines():
+raw = sys.stdin.read().splitlines()
+for line in rejoin(raw) if mode == "zkcli" else raw:
     if line.startswith("SLF4J:"):
         noise.append(line)
         continue
