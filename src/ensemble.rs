@@ -5,7 +5,7 @@
 //! connections, as a ZooKeeper server that lost its quorum does.
 
 use crate::config::{Member, Role};
-use crate::replication::peer::early::{self, EarlyAppends};
+use crate::replication::peer::early::EarlyAppends;
 use crate::replication::peer::tcp::{self, TcpPeers};
 use crate::replication::state_machine::{Applied, StateMachine};
 use crate::replication::{log_store::LogStore, Raft};
@@ -112,13 +112,7 @@ pub async fn start_raft(
     let raft = Raft::new(me.id, raft_config, peers(shared), log, sm)
         .await
         .map_err(|e| other(format!("starting raft: {e}")))?;
-    tokio::spawn(early::run(
-        early_queue,
-        me.id,
-        raft.clone(),
-        peers(shared),
-        shared.shutdown.clone(),
-    ));
+    tokio::spawn(early_queue.run(raft.clone(), peers(shared), shared.shutdown.clone()));
     let touch_shared = shared.clone();
     let touch: tcp::TouchFn = Arc::new(move |ids: &[i64]| {
         let now = crate::clock::now_ms();

@@ -1,8 +1,9 @@
 //! The `fsync` workload: the disk's floor under one durable write, measured without a server.
 //! Each op appends `size` bytes to a file allocated up front (as rzk's log segments are) and
 //! fdatasyncs it, so a server's write latency can be read against it in the same run. The CPU
-//! is kept from idling during the fsync as rzk's log writer keeps it (`idle_poll`, default
-//! window), so the floor is the one rzk's writes actually stand on.
+//! is kept from idling during the fsync as rzk's log writer keeps it (`idle_poll`, started by
+//! `bench::run` with `--idle-poll-micros`), so the floor is the one rzk's writes actually stand
+//! on.
 
 use super::stats::Stats;
 use std::io::Write;
@@ -37,7 +38,6 @@ fn run(path: &Path, size: usize, warmup: Duration, duration: Duration) -> std::i
         .open(path)?;
     crate::storage::wal::allocate(&f, 0, ALLOCATED);
     f.sync_all()?;
-    crate::idle_poll::start(Duration::from_micros(crate::idle_poll::DEFAULT_MICROS));
     let record = vec![b'x'; size.max(1)];
     let mut stats = Stats::default();
     let mut written = 0u64;

@@ -99,8 +99,8 @@ pub struct BenchArgs {
     #[arg(long, short = 'q')]
     pub quiet: bool,
     /// Microseconds this generator keeps its CPUs from halting after each send and each reply
-    /// (SCHED_IDLE spinners, as the server keeps its own; 0 = off), so that the latency of a
-    /// lone session measures the server, not the generator's CPU waking up.
+    /// (`fsync`: each append; SCHED_IDLE spinners, as the server keeps its own; 0 = off), so
+    /// that the latency of a lone session measures the server, not the generator's CPU waking.
     #[arg(long, default_value_t = crate::idle_poll::DEFAULT_MICROS)]
     pub idle_poll_micros: u64,
     /// Leave the nodes in place after the run.
@@ -183,9 +183,7 @@ pub async fn run(args: &BenchArgs) -> Result<Summary, BenchError> {
             .filter(|r| *r > 0.0)
             .map(|r| Duration::from_secs_f64(args.sessions.max(1) as f64 / r)),
     };
-    if args.workload != Workload::Fsync {
-        crate::idle_poll::start(Duration::from_micros(args.idle_poll_micros));
-    }
+    crate::idle_poll::start(Duration::from_micros(args.idle_poll_micros));
     if matches!(args.workload, Workload::Probe | Workload::ProbeWrite) {
         return probe(args, &label).await;
     }

@@ -376,11 +376,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let mut early = Vec::new();
         let (vote, prev) = {
             let mut g = self.lock();
-            // The first entry's predecessor: `Some(None)` when it starts the log, `None` when
-            // not known here (then nothing goes early).
+            // Ensemble only: the first entry's predecessor, `Some(None)` when it starts the log,
+            // `None` when not known here (then nothing goes early).
             let mut prev = None;
             for e in entries {
-                if records.is_empty() {
+                if self.early.is_some() && records.is_empty() {
                     prev = match e.log_id.index.checked_sub(1) {
                         None => Some(None),
                         Some(i) => g

@@ -24,7 +24,7 @@
 
 use super::super::{Raft, TypeConfig};
 use super::rpc::PeerRequest;
-use super::tcp::{read_frame, write_frame, TcpPeers, CONNECT_TIMEOUT};
+use super::tcp::{connect, read_frame, write_frame, TcpPeers};
 use bytes::{Bytes, BytesMut};
 use openraft::raft::AppendEntriesRequest;
 use openraft::{Entry, LogId, Vote};
@@ -32,7 +32,6 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -63,14 +62,17 @@ impl std::fmt::Debug for EarlyAppends {
     }
 }
 
-/// Receives what [`EarlyAppends::offer`] accepted; [`run`] drains it.
-pub type EarlyQueue = mpsc::UnboundedReceiver<AppendEntriesRequest<TypeConfig>>;
+/// What [`EarlyAppends::offer`] accepted, for [`EarlyQueue::run`] to send.
+pub struct EarlyQueue {
+    id: u64,
+    rx: mpsc::UnboundedReceiver<AppendEntriesRequest<TypeConfig>>,
+}
 
 impl EarlyAppends {
     /// The pair for member `id`: the log store's end and the sending task's.
     pub fn new(id: u64) -> (EarlyAppends, EarlyQueue) {
         let (tx, rx) = mpsc::unbounded_channel();
-        (EarlyAppends { id, tx }, rx)
+        (EarlyAppends { id, tx }, EarlyQueue { id, rx })
     }
 
     /// Hands over `entries` (consecutive, after `prev`) if this member proposed them as leader
@@ -107,54 +109,51 @@ impl EarlyAppends {
     }
 }
 
-/// Sends what the log store offers to every other member of the current membership, while this
-/// member leads the term the entries belong to; ends at `stop`.
-pub async fn run(
-    mut queue: EarlyQueue,
-    id: u64,
-    raft: Raft,
-    peers: TcpPeers,
-    stop: CancellationToken,
-) {
-    let mut links: HashMap<u64, mpsc::Sender<Bytes>> = HashMap::new();
-    loop {
-        let req = tokio::select! {
-            r = queue.recv() => match r {
-                Some(r) => r,
-                None => return,
-            },
-            _ = stop.cancelled() => return,
-        };
-        let targets: Vec<(u64, String)> = {
-            let m = raft.metrics();
-            let m = m.borrow();
-            if m.current_leader != Some(id) || m.current_term != req.vote.leader_id.term {
+impl EarlyQueue {
+    /// Sends what the log store offers to every other member of the current membership, while
+    /// this member leads the term the entries belong to; ends at `stop`.
+    pub async fn run(self, raft: Raft, peers: TcpPeers, stop: CancellationToken) {
+        let EarlyQueue { id, mut rx } = self;
+        let mut links: HashMap<u64, mpsc::Sender<Bytes>> = HashMap::new();
+        loop {
+            let req = tokio::select! {
+                r = rx.recv() => match r {
+                    Some(r) => r,
+                    None => return,
+                },
+                _ = stop.cancelled() => return,
+            };
+            let targets: Vec<(u64, String)> = {
+                let m = raft.metrics();
+                let m = m.borrow();
+                if m.current_leader != Some(id) || m.current_term != req.vote.leader_id.term {
+                    continue;
+                }
+                m.membership_config
+                    .membership()
+                    .nodes()
+                    .filter(|(t, _)| **t != id)
+                    .map(|(t, node)| (*t, peers.addr_of(*t, node)))
+                    .collect()
+            };
+            if targets.is_empty() {
                 continue;
             }
-            m.membership_config
-                .membership()
-                .nodes()
-                .filter(|(t, _)| **t != id)
-                .map(|(t, node)| (*t, peers.addr_of(*t, node)))
-                .collect()
-        };
-        if targets.is_empty() {
-            continue;
-        }
-        let mut body = BytesMut::new();
-        PeerRequest::Append(req).encode(&mut body);
-        if body.len() > MAX_BYTES {
-            continue;
-        }
-        let body = body.freeze();
-        for (target, addr) in targets {
-            let link = links.entry(target).or_insert_with(|| {
-                let (tx, rx) = mpsc::channel(QUEUE);
-                tokio::spawn(send_to(target, addr, rx, stop.clone()));
-                tx
-            });
-            // Full: the follower is behind on early copies; this one is dropped.
-            let _ = link.try_send(body.clone());
+            let mut body = BytesMut::new();
+            PeerRequest::Append(req).encode(&mut body);
+            if body.len() > MAX_BYTES {
+                continue;
+            }
+            let body = body.freeze();
+            for (target, addr) in targets {
+                let link = links.entry(target).or_insert_with(|| {
+                    let (tx, rx) = mpsc::channel(QUEUE);
+                    tokio::spawn(send_to(target, addr, rx, stop.clone()));
+                    tx
+                });
+                // Full: the follower is behind on early copies; this one is dropped.
+                let _ = link.try_send(body.clone());
+            }
         }
     }
 }
@@ -182,9 +181,8 @@ async fn send_to(
         }
         idle_until = None;
         if conn.is_none() {
-            match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&addr)).await {
-                Ok(Ok(s)) => {
-                    let _ = s.set_nodelay(true);
+            match connect(&addr).await {
+                Ok(s) => {
                     let (mut r, w) = s.into_split();
                     let stop = stop.clone();
                     tokio::spawn(async move {
@@ -197,13 +195,8 @@ async fn send_to(
                     });
                     conn = Some(w);
                 }
-                Ok(Err(e)) => {
+                Err(e) => {
                     tracing::debug!(target, error = %e, "early append: cannot connect");
-                    idle_until = Some(Instant::now() + RETRY_AFTER);
-                    continue;
-                }
-                Err(_) => {
-                    tracing::debug!(target, "early append: connect timed out");
                     idle_until = Some(Instant::now() + RETRY_AFTER);
                     continue;
                 }
@@ -234,6 +227,7 @@ mod tests {
     #[test]
     fn only_the_leaders_own_entries_of_its_committed_term_go_early() {
         let (early, mut queue) = EarlyAppends::new(1);
+        let queue = &mut queue.rx;
         let ours = Vote::new_committed(3, 1);
         let prev = Some(LogId::new(LeaderId::new(3, 1), 9));
 

@@ -22,7 +22,17 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
 /// How long a connect may take before the peer counts as unreachable.
-pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// A connection to a peer's quorum port, within [`CONNECT_TIMEOUT`] (a timeout is `TimedOut`),
+/// with Nagle off: peer messages are small and each waits for its answer.
+pub(super) async fn connect(addr: &str) -> io::Result<TcpStream> {
+    let s = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
+    let _ = s.set_nodelay(true);
+    Ok(s)
+}
 
 pub(super) async fn read_frame<R: AsyncRead + Unpin>(s: &mut R) -> io::Result<Vec<u8>> {
     let n = s.read_u32().await? as usize;
@@ -139,15 +149,10 @@ impl TcpPeer {
         let mut body = BytesMut::new();
         req.encode(&mut body);
         if self.conn.is_none() {
-            let s = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&self.addr))
-                .await
-                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))
-                .and_then(|r| r)
-                .map_err(|e| {
-                    *broken = is_broken(&e);
-                    RPCError::Unreachable(Unreachable::new(&e))
-                })?;
-            let _ = s.set_nodelay(true);
+            let s = connect(&self.addr).await.map_err(|e| {
+                *broken = is_broken(&e);
+                RPCError::Unreachable(Unreachable::new(&e))
+            })?;
             self.conn = Some(s);
         }
         let Some(s) = self.conn.as_mut() else {
@@ -429,11 +434,12 @@ impl LeaderLink {
         req.encode(&mut body);
         let mut guard = self.conn.lock().await;
         if guard.as_ref().is_none_or(|(l, _)| *l != leader) {
-            let s = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&addr))
-                .await
-                .map_err(|_| LinkError::Io(format!("connecting to leader {leader} timed out")))?
-                .map_err(|e| LinkError::Io(e.to_string()))?;
-            let _ = s.set_nodelay(true);
+            let s = connect(&addr).await.map_err(|e| match e.kind() {
+                io::ErrorKind::TimedOut => {
+                    LinkError::Io(format!("connecting to leader {leader} timed out"))
+                }
+                _ => LinkError::Io(e.to_string()),
+            })?;
             *guard = Some((leader, s));
         }
         let Some((_, s)) = guard.as_mut() else {

@@ -3,7 +3,7 @@
 //! through a snapshot transfer; early appends (a follower holds a new entry while the leader's
 //! own sync of it is still running).
 
-use super::early::{self, EarlyAppends};
+use super::early::EarlyAppends;
 use super::tcp::{self, TcpPeers};
 use crate::config::Config;
 use crate::replication::log_store::LogStore;
@@ -29,6 +29,14 @@ struct Member {
     log: LogStore,
     shared: Arc<Shared>,
     stop: CancellationToken,
+}
+
+impl Member {
+    /// Stops its peer listener, early appends and Raft.
+    async fn halt(&self) {
+        self.stop.cancel();
+        let _ = self.raft.shutdown().await;
+    }
 }
 
 fn raft_config() -> Arc<openraft::Config> {
@@ -65,13 +73,7 @@ async fn start(id: u64, dir: &PathBuf, listener: TcpListener) -> Member {
         .await
         .unwrap();
     let stop = CancellationToken::new();
-    tokio::spawn(early::run(
-        early_queue,
-        id,
-        raft.clone(),
-        TcpPeers::default(),
-        stop.clone(),
-    ));
+    tokio::spawn(early_queue.run(raft.clone(), TcpPeers::default(), stop.clone()));
     let sessions = shared.clone();
     let touch = Arc::new(move |ids: &[i64]| {
         for id in ids {
@@ -202,8 +204,7 @@ async fn three_members_replicate_and_survive_leader_loss() {
             .map(|n| n.data.clone())
     );
     for m in members.values().chain(std::iter::once(&back)) {
-        m.stop.cancel();
-        let _ = m.raft.shutdown().await;
+        m.halt().await;
     }
     let _ = std::fs::remove_dir_all(&root);
 }
@@ -265,8 +266,7 @@ async fn followers_log_an_entry_while_the_leader_still_syncs_it() {
         wait_has(m, "/early").await;
     }
     for m in members.values() {
-        m.stop.cancel();
-        let _ = m.raft.shutdown().await;
+        m.halt().await;
     }
     let _ = std::fs::remove_dir_all(&root);
 }
