@@ -259,29 +259,31 @@ impl DataTree {
         let (parent_path, name) = path::split(full).expect("created paths contain a slash");
         let node_acl = node.acl.clone();
         self.index_kind(full, node.stat.ephemeral_owner, true);
-        self.data_size += (full.len() + node.data.as_ref().map_or(0, Bytes::len)) as u64;
+        let bytes = node.data.as_ref().map_or(0, Bytes::len);
+        self.data_size += (full.len() + bytes) as u64;
         self.nodes.insert(full, node);
         let parent = self
             .nodes
             .get_mut(parent_path)
             .expect("parent checked by caller");
-        let undo = Undo::Created {
-            path: full.to_string(),
-            parent_cversion: parent.stat.cversion,
-            parent_pzxid: parent.stat.pzxid,
-            parent_cap: parent.children.cap_log2(),
-        };
+        if let Some(u) = cx.undo.as_mut() {
+            u.push(Undo::Created {
+                path: full.to_string(),
+                parent_cversion: parent.stat.cversion,
+                parent_pzxid: parent.stat.pzxid,
+                parent_cap: parent.children.cap_log2(),
+            });
+        }
         parent.children.insert(name.into(), CHILDREN_INITIAL_LOG2);
         parent.stat.cversion = new_parent_cversion;
         parent.stat.pzxid = cx.zxid;
         let parent_acl = parent.acl.clone();
-        if let Some(u) = cx.undo.as_mut() {
-            u.push(undo);
-        }
+        let mut bytes = bytes as i64;
         if full.starts_with(super::quota::QUOTA_ROOT) {
+            // Creating a stats node fills in its data.
             self.quota_created(full);
+            bytes = self.nodes[full].data.as_ref().map_or(0, |d| d.len() as i64);
         }
-        let bytes = self.nodes[full].data.as_ref().map_or(0, |d| d.len() as i64);
         if let Some(q) = self.quota_account(full, bytes, 1) {
             if let Some(u) = cx.undo.as_mut() {
                 u.push(Undo::QuotaStats(q));

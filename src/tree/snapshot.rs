@@ -159,6 +159,8 @@ impl TreeView {
         out.put_i64(self.nodes.len() as i64);
         out.put_i32(self.nodes.len().div_ceil(per_chunk) as i32);
         w.write_all(&out)?;
+        // Most nodes share a handful of ACL lists, often one, so the last lookup is kept.
+        let mut last_acl = (0usize, -1i32);
         for (c, chunk) in self.nodes.chunks(per_chunk).enumerate() {
             out.clear();
             for (j, (p, n)) in chunk.iter().enumerate() {
@@ -166,8 +168,11 @@ impl TreeView {
                 put_str(&mut out, p);
                 n.data.encode(&mut out);
                 let key = Arc::as_ptr(&n.acl) as *const Acl as usize;
-                // Invariant: every node's ACL came from `intern`, so it is in the table.
-                out.put_i32(index.get(&key).copied().unwrap_or(-1));
+                if key != last_acl.0 {
+                    // Invariant: every node's ACL came from `intern`, so it is in the table.
+                    last_acl = (key, index.get(&key).copied().unwrap_or(-1));
+                }
+                out.put_i32(last_acl.1);
                 n.stat.encode(&mut out);
                 out.put_i32(n.children.len() as i32);
                 for c in n.children.iter() {
