@@ -13,6 +13,7 @@
 //! new members differently in Java, and after a restart ZooKeeper re-inserts children in its
 //! old listing order while rzk re-inserts them by name.
 
+use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 
 /// `new HashSet<String>(8)`: DataNode's children.
@@ -118,14 +119,16 @@ impl<K: Ord + AsRef<str>> HashOrderSet<K> {
 
     /// Adds `name`; false if it was there. The table starts at `2^initial_log2`.
     pub fn insert(&mut self, name: K, initial_log2: u8) -> bool {
-        if self.items.contains_key(&name) {
-            return false;
-        }
         let hash = java_hash(name.as_ref());
         if self.cap_log2 == 0 {
             self.cap_log2 = initial_log2;
         }
+        let seq = self.next_seq;
         if self.cap_log2 < MIN_TREEIFY_LOG2 {
+            // A small table also grows on a crowded bucket, which needs the other members.
+            if self.items.contains_key(&name) {
+                return false;
+            }
             let mask = self.mask();
             let same_bucket = self
                 .items
@@ -135,10 +138,17 @@ impl<K: Ord + AsRef<str>> HashOrderSet<K> {
             if same_bucket >= TREEIFY_THRESHOLD {
                 self.cap_log2 += 1;
             }
+            self.items.insert(name, (hash, seq));
+        } else {
+            // One search of the map: a large parent's set is where creates spend it.
+            match self.items.entry(name) {
+                Entry::Occupied(_) => return false,
+                Entry::Vacant(v) => {
+                    v.insert((hash, seq));
+                }
+            }
         }
-        let seq = self.next_seq;
-        self.next_seq = self.next_seq.wrapping_add(1);
-        self.items.insert(name, (hash, seq));
+        self.next_seq = seq.wrapping_add(1);
         if self.items.len() > (3usize << self.cap_log2) / 4 {
             self.cap_log2 += 1;
         }

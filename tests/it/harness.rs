@@ -214,9 +214,27 @@ impl Client {
         c
     }
 
+    /// A session, or None if the server is not there or goes away before answering (a test
+    /// that kills the server while clients come and go).
+    pub fn try_connect(addr: SocketAddr) -> Option<Client> {
+        let req = connect_request(0, Bytes::from_static(&[0; 16]), 30000, Some(false));
+        match Client::try_handshake(addr, req)? {
+            (c, Some(r)) if r.timeout > 0 => Some(c),
+            _ => None,
+        }
+    }
+
     /// Sends `req` as the handshake and returns the raw response (None if closed unanswered).
     pub fn handshake(addr: SocketAddr, req: ConnectRequest) -> (Client, Option<ConnectResponse>) {
-        let stream = TcpStream::connect(addr).unwrap();
+        Client::try_handshake(addr, req).expect("connection to the server")
+    }
+
+    /// [`Client::handshake`], None if the connection cannot be made or is reset while sending.
+    fn try_handshake(
+        addr: SocketAddr,
+        req: ConnectRequest,
+    ) -> Option<(Client, Option<ConnectResponse>)> {
+        let stream = TcpStream::connect(addr).ok()?;
         stream.set_read_timeout(Some(DEADLINE)).unwrap();
         stream.set_nodelay(true).unwrap();
         let mut c = Client {
@@ -231,7 +249,7 @@ impl Client {
         };
         let mut out = BytesMut::new();
         write_frame(&mut out, |o| req.encode(o));
-        c.stream.write_all(&out).unwrap();
+        c.stream.write_all(&out).ok()?;
         let resp = c
             .read_frame()
             .map(|f| ConnectResponse::decode_from(&f, Limits::DEFAULT).unwrap());
@@ -240,7 +258,7 @@ impl Client {
             c.passwd = r.passwd.clone();
             c.timeout = r.timeout;
         }
-        (c, resp)
+        Some((c, resp))
     }
 
     /// Reads one frame payload; None on EOF or reset.
