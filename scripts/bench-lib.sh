@@ -19,6 +19,7 @@ clientPortAddress=127.0.0.1
 maxClientCnxns=0
 4lw.commands.whitelist=*
 admin.enableServer=false
+${RZK_EXTRA_CFG:-}
 CFG
   : > "$dir/rzk.out"
   RUST_LOG=${RZK_LOG:-warn,openraft=error} taskset -c "$SERVER_CPU" "$RZK" --config "$dir/zoo.cfg" \

@@ -187,7 +187,10 @@ fn fields(
             eph.sort_by_key(|(s, _)| *s);
             let mut by_session = Map::new();
             for (s, paths) in eph {
-                by_session.insert(s.to_string(), paths.into_iter().cloned().collect());
+                by_session.insert(
+                    s.to_string(),
+                    paths.into_iter().map(str::to_string).collect(),
+                );
             }
             obj(json!({
                 "expiry_time_to_session_ids": by_time,

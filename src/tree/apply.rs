@@ -274,7 +274,7 @@ impl DataTree {
                 parent_cap: parent.children.cap_log2(),
             });
         }
-        parent.children.insert(name.into(), CHILDREN_INITIAL_LOG2);
+        parent.children.insert(name, CHILDREN_INITIAL_LOG2);
         parent.stat.cversion = new_parent_cversion;
         parent.stat.pzxid = cx.zxid;
         let parent_acl = parent.acl.clone();
@@ -310,7 +310,7 @@ impl DataTree {
                     self.ephemerals
                         .entry(s)
                         .or_default()
-                        .insert(path.to_string(), EPHEMERALS_INITIAL_LOG2);
+                        .insert(path, EPHEMERALS_INITIAL_LOG2);
                 } else if let Some(set) = self.ephemerals.get_mut(&s) {
                     set.remove(path);
                 }
@@ -661,9 +661,9 @@ impl DataTree {
                     if let Some((pp, name)) = path::split(&path) {
                         if let Some(p) = self.nodes.get_mut(pp) {
                             match slot {
-                                Some(r) => p.children.restore(name.into(), r),
+                                Some(r) => p.children.restore(name, r),
                                 None => {
-                                    p.children.insert(name.into(), CHILDREN_INITIAL_LOG2);
+                                    p.children.insert(name, CHILDREN_INITIAL_LOG2);
                                 }
                             }
                             p.stat.pzxid = parent_pzxid;
@@ -691,7 +691,7 @@ impl DataTree {
         let paths: Vec<String> = self
             .ephemerals
             .get(&cx.session)
-            .map(|s| s.iter().cloned().collect())
+            .map(|s| s.iter().map(str::to_string).collect())
             .unwrap_or_default();
         for p in paths {
             if self

@@ -7,14 +7,15 @@
 //! or when a ninth name lands in one bucket of a table under 64 (`treeifyBin`). Clients are not
 //! meant to rely on the order, but tools print it, and the conformance suite compares it.
 //!
-//! Members are kept in a `BTreeMap` by name (cheap lookups and ordered internal walks) with their
-//! Java hash and an insertion counter; the Java order is computed when a list is asked for.
+//! Members are kept by name in [`PackedNames`] (shared chunks: copying a large parent for a
+//! snapshot's sake does not copy its names) with their Java hash and an insertion counter; the
+//! Java order is computed when a list is asked for. The set itself is boxed, so a node without
+//! children spends one pointer on it.
 //! Known gaps: a bucket already treeified (9+ colliding names in a table of 64 or more) orders
 //! new members differently in Java, and after a restart ZooKeeper re-inserts children in its
 //! old listing order while rzk re-inserts them by name.
 
-use std::collections::btree_map::Entry;
-use std::collections::BTreeMap;
+use super::packed_names::PackedNames;
 
 /// `new HashSet<String>(8)`: DataNode's children.
 pub const CHILDREN_INITIAL_LOG2: u8 = 3;
@@ -31,24 +32,18 @@ pub fn java_hash(s: &str) -> u32 {
     h ^ (h >> 16)
 }
 
-/// A set of names with Java `HashSet` listing order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HashOrderSet<K: Ord> {
-    /// name -> (Java hash, insertion number)
-    items: BTreeMap<K, (u32, u32)>,
-    next_seq: u32,
-    /// log2 of the Java table size; 0 until the first insert allocates it.
-    cap_log2: u8,
-}
+/// A set of names with Java `HashSet` listing order; empty and unallocated until the first
+/// insert (a Java set's table is allocated then too).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HashOrderSet(Option<Box<Members>>);
 
-impl<K: Ord> Default for HashOrderSet<K> {
-    fn default() -> Self {
-        HashOrderSet {
-            items: BTreeMap::new(),
-            next_seq: 0,
-            cap_log2: 0,
-        }
-    }
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Members {
+    /// name -> (Java hash, insertion number)
+    items: PackedNames,
+    next_seq: u32,
+    /// log2 of the Java table size.
+    cap_log2: u8,
 }
 
 /// What `remove` took out, to put it back exactly (a failed multi's roll-back).
@@ -58,146 +53,168 @@ pub struct Removed {
     seq: u32,
 }
 
-impl<K: Ord + AsRef<str>> HashOrderSet<K> {
+impl HashOrderSet {
     pub fn len(&self) -> usize {
-        self.items.len()
+        self.0.as_ref().map_or(0, |m| m.items.len())
     }
 
     pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        self.len() == 0
     }
 
     /// Members by name (for walks where order does not show).
-    pub fn iter(&self) -> impl Iterator<Item = &K> {
-        self.items.keys()
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0
+            .iter()
+            .flat_map(|m| m.items.iter().map(|(name, _, _)| name))
     }
 
-    /// Builds the set that inserting `names` one after the other would build; the names must be
-    /// distinct. Snapshot load: the map is built in bulk (linear for names in order) instead of
-    /// one search per name, and only the table-size history is replayed.
-    pub fn from_inserts(names: Vec<K>, initial_log2: u8) -> Self {
-        let mut hashes: Vec<u32> = Vec::with_capacity(names.len());
-        let mut cap_log2 = if names.is_empty() { 0 } else { initial_log2 };
-        for name in &names {
-            let hash = java_hash(name.as_ref());
+    /// Builds the set that inserting `names` one after the other would build; the names must
+    /// be in strictly ascending order. Snapshot load: the set is built in bulk instead of one
+    /// search per name, and only the table-size history is replayed.
+    ///
+    /// # Errors
+    /// The first name out of order.
+    pub fn from_sorted_inserts<'a>(
+        names: impl IntoIterator<Item = &'a str>,
+        initial_log2: u8,
+    ) -> Result<Self, &'a str> {
+        let mut hashes: Vec<u32> = Vec::new();
+        let mut cap_log2 = initial_log2;
+        let mut seq = 0u32;
+        let items = PackedNames::from_sorted(names.into_iter().map(|name| {
+            let hash = java_hash(name);
             if cap_log2 < MIN_TREEIFY_LOG2 {
                 let mask = (1u32 << cap_log2) - 1;
                 let same_bucket = hashes.iter().filter(|h| *h & mask == hash & mask).count();
                 if same_bucket >= TREEIFY_THRESHOLD {
                     cap_log2 += 1;
                 }
+                hashes.push(hash);
             }
-            hashes.push(hash);
-            if hashes.len() > (3usize << cap_log2) / 4 {
+            seq += 1;
+            if seq as usize > (3usize << cap_log2) / 4 {
                 cap_log2 += 1;
             }
+            (name, hash, seq - 1)
+        }))?;
+        if items.is_empty() {
+            return Ok(HashOrderSet::default());
         }
-        let next_seq = names.len() as u32;
-        let items: BTreeMap<K, (u32, u32)> = names
-            .into_iter()
-            .zip(hashes)
-            .zip(0u32..)
-            .map(|((name, hash), seq)| (name, (hash, seq)))
-            .collect();
-        debug_assert_eq!(items.len(), next_seq as usize, "names must be distinct");
-        HashOrderSet {
+        Ok(HashOrderSet(Some(Box::new(Members {
             items,
-            next_seq,
+            next_seq: seq,
             cap_log2,
-        }
+        }))))
     }
 
     /// The Java table size's log2 (for roll-back).
     pub fn cap_log2(&self) -> u8 {
-        self.cap_log2
+        self.0.as_ref().map_or(0, |m| m.cap_log2)
     }
 
     /// Restores the table size after rolling back inserts that grew it.
     pub fn set_cap_log2(&mut self, cap_log2: u8) {
-        self.cap_log2 = cap_log2;
+        match &mut self.0 {
+            Some(m) => m.cap_log2 = cap_log2,
+            None if cap_log2 == 0 => {}
+            None => self.members(cap_log2).cap_log2 = cap_log2,
+        }
+    }
+
+    fn members(&mut self, initial_log2: u8) -> &mut Members {
+        self.0.get_or_insert_with(|| {
+            Box::new(Members {
+                items: PackedNames::default(),
+                next_seq: 0,
+                cap_log2: initial_log2,
+            })
+        })
     }
 
     /// Adds `name`; false if it was there. The table starts at `2^initial_log2`.
-    pub fn insert(&mut self, name: K, initial_log2: u8) -> bool {
-        let hash = java_hash(name.as_ref());
-        if self.cap_log2 == 0 {
-            self.cap_log2 = initial_log2;
-        }
-        let seq = self.next_seq;
-        if self.cap_log2 < MIN_TREEIFY_LOG2 {
+    pub fn insert(&mut self, name: &str, initial_log2: u8) -> bool {
+        let hash = java_hash(name);
+        let m = self.members(initial_log2);
+        let seq = m.next_seq;
+        if m.cap_log2 < MIN_TREEIFY_LOG2 {
             // A small table also grows on a crowded bucket, which needs the other members.
-            if self.items.contains_key(&name) {
+            if m.items.contains(name) {
                 return false;
             }
-            let mask = self.mask();
-            let same_bucket = self
+            let mask = m.mask();
+            let same_bucket = m
                 .items
-                .values()
-                .filter(|(h, _)| h & mask == hash & mask)
+                .iter()
+                .filter(|(_, h, _)| h & mask == hash & mask)
                 .count();
             if same_bucket >= TREEIFY_THRESHOLD {
-                self.cap_log2 += 1;
+                m.cap_log2 += 1;
             }
-            self.items.insert(name, (hash, seq));
-        } else {
-            // One search of the map: a large parent's set is where creates spend it.
-            match self.items.entry(name) {
-                Entry::Occupied(_) => return false,
-                Entry::Vacant(v) => {
-                    v.insert((hash, seq));
-                }
-            }
+            m.items.insert(name, hash, seq);
+        } else if !m.items.insert(name, hash, seq) {
+            return false;
         }
-        self.next_seq = seq.wrapping_add(1);
-        if self.items.len() > (3usize << self.cap_log2) / 4 {
-            self.cap_log2 += 1;
+        m.next_seq = seq.wrapping_add(1);
+        if m.items.len() > (3usize << m.cap_log2) / 4 {
+            m.cap_log2 += 1;
         }
         true
     }
 
     /// Removes `name`, returning what puts it back in the same place.
-    pub fn remove(&mut self, name: &str) -> Option<Removed>
-    where
-        K: std::borrow::Borrow<str>,
-    {
-        self.items
+    pub fn remove(&mut self, name: &str) -> Option<Removed> {
+        self.0
+            .as_mut()?
+            .items
             .remove(name)
             .map(|(hash, seq)| Removed { hash, seq })
     }
 
     /// Puts back a member taken out by `remove`.
-    pub fn restore(&mut self, name: K, r: Removed) {
-        self.items.insert(name, (r.hash, r.seq));
-    }
-
-    fn mask(&self) -> u32 {
-        (1u32 << self.cap_log2) - 1
+    pub fn restore(&mut self, name: &str, r: Removed) {
+        if let Some(m) = &mut self.0 {
+            m.items.insert(name, r.hash, r.seq);
+        }
     }
 
     /// Members in Java iteration order.
-    pub fn java_order(&self) -> Vec<&K> {
-        let mask = self.mask();
-        let mut v: Vec<(u32, u32, &K)> = self
+    pub fn java_order(&self) -> Vec<&str> {
+        self.java_order_with_hash()
+            .into_iter()
+            .map(|(_, k)| k)
+            .collect()
+    }
+
+    fn java_order_with_hash(&self) -> Vec<(u32, &str)> {
+        let Some(m) = &self.0 else {
+            return Vec::new();
+        };
+        let mask = m.mask();
+        let mut v: Vec<(u32, u32, u32, &str)> = m
             .items
             .iter()
-            .map(|(k, (h, s))| (h & mask, s.wrapping_sub(self.next_seq), k))
+            .map(|(k, h, s)| (h & mask, s.wrapping_sub(m.next_seq), h, k))
             .collect();
-        v.sort_unstable_by_key(|(b, s, _)| (*b, *s));
-        v.into_iter().map(|(_, _, k)| k).collect()
+        v.sort_unstable_by_key(|(b, s, _, _)| (*b, *s));
+        v.into_iter().map(|(_, _, h, k)| (h, k)).collect()
     }
 
     /// Members in the order of a `HashSet.clone()` of this set (what getEphemerals lists): the
     /// copy's table is `tableSizeFor(size / 0.75 + 1)`, filled in this set's order.
-    pub fn cloned_java_order(&self) -> Vec<&K> {
-        let order = self.java_order();
+    pub fn cloned_java_order(&self) -> Vec<&str> {
+        let order = self.java_order_with_hash();
         let wanted = (order.len() as f32 / 0.75 + 1.0) as u32;
         let mask = wanted.max(1).next_power_of_two() - 1;
-        let mut v: Vec<(u32, &K)> = order
-            .into_iter()
-            .map(|k| (self.items[k].0 & mask, k))
-            .collect();
+        let mut v: Vec<(u32, &str)> = order.into_iter().map(|(h, k)| (h & mask, k)).collect();
         v.sort_by_key(|(b, _)| *b);
         v.into_iter().map(|(_, k)| k).collect()
+    }
+}
+
+impl Members {
+    fn mask(&self) -> u32 {
+        (1u32 << self.cap_log2) - 1
     }
 }
 
@@ -220,46 +237,50 @@ mod tests {
             names.dedup();
             let mut one_by_one = HashOrderSet::default();
             for name in &names {
-                one_by_one.insert(name.clone(), CHILDREN_INITIAL_LOG2);
+                one_by_one.insert(name, CHILDREN_INITIAL_LOG2);
             }
-            let bulk = HashOrderSet::from_inserts(names, CHILDREN_INITIAL_LOG2);
+            let bulk = HashOrderSet::from_sorted_inserts(
+                names.iter().map(String::as_str),
+                CHILDREN_INITIAL_LOG2,
+            )
+            .unwrap();
             assert_eq!(bulk, one_by_one, "{n} names");
             assert_eq!(bulk.java_order(), one_by_one.java_order());
         }
     }
 
-    fn names<K: AsRef<str>>(v: Vec<&K>) -> Vec<&str> {
-        v.into_iter().map(AsRef::as_ref).collect()
+    fn names(v: Vec<&str>) -> Vec<&str> {
+        v
     }
 
     /// Listings measured on ZooKeeper 3.8 (conformance/clients FINDINGS: `ls /` after creating
     /// /c1 then /a is `a zookeeper c1`).
     #[test]
     fn root_children_follow_zookeeper() {
-        let mut s: HashOrderSet<Box<str>> = HashOrderSet::default();
+        let mut s = HashOrderSet::default();
         for n in ["zookeeper", "c1", "a"] {
-            s.insert(n.into(), CHILDREN_INITIAL_LOG2);
+            s.insert(n, CHILDREN_INITIAL_LOG2);
         }
         assert_eq!(names(s.java_order()), ["a", "zookeeper", "c1"]);
     }
 
     #[test]
     fn ephemerals_list_in_clone_order() {
-        let mut s: HashOrderSet<Box<str>> = HashOrderSet::default();
+        let mut s = HashOrderSet::default();
         for n in ["/app/eph", "/app/eseq"] {
-            s.insert(n.into(), EPHEMERALS_INITIAL_LOG2);
+            s.insert(n, EPHEMERALS_INITIAL_LOG2);
         }
         assert_eq!(names(s.cloned_java_order()), ["/app/eseq", "/app/eph"]);
     }
 
     #[test]
     fn capacity_grows_past_three_quarters_and_never_shrinks() {
-        let mut s: HashOrderSet<Box<str>> = HashOrderSet::default();
+        let mut s = HashOrderSet::default();
         for i in 0..6 {
-            s.insert(format!("n{i}").into(), CHILDREN_INITIAL_LOG2);
+            s.insert(&format!("n{i}"), CHILDREN_INITIAL_LOG2);
         }
         assert_eq!(s.cap_log2(), 3);
-        s.insert("n6".into(), CHILDREN_INITIAL_LOG2);
+        s.insert("n6", CHILDREN_INITIAL_LOG2);
         assert_eq!(s.cap_log2(), 4);
         for i in 0..7 {
             s.remove(&format!("n{i}"));
@@ -269,18 +290,18 @@ mod tests {
 
     #[test]
     fn removed_members_come_back_in_place() {
-        let mut s: HashOrderSet<Box<str>> = HashOrderSet::default();
+        let mut s = HashOrderSet::default();
         for n in ["a", "q", "i", "y"] {
-            s.insert(n.into(), CHILDREN_INITIAL_LOG2);
+            s.insert(n, CHILDREN_INITIAL_LOG2);
         }
         let before: Vec<String> = names(s.java_order())
             .iter()
             .map(|x| x.to_string())
             .collect();
         let r = s.remove("q").unwrap();
-        s.insert("z".into(), CHILDREN_INITIAL_LOG2);
+        s.insert("z", CHILDREN_INITIAL_LOG2);
         s.remove("z");
-        s.restore("q".into(), r);
+        s.restore("q", r);
         assert_eq!(names(s.java_order()), before);
     }
 }

@@ -12,6 +12,7 @@ mod acl;
 mod apply;
 pub mod hash_order;
 mod node_map;
+mod packed_names;
 pub mod path;
 mod prefetch;
 mod quota;
@@ -59,7 +60,7 @@ pub struct Node {
 }
 
 /// A node's child names.
-pub type ChildSet = HashOrderSet<Box<str>>;
+pub type ChildSet = HashOrderSet;
 
 /// What kind of node an ephemeralOwner value marks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,7 +76,7 @@ pub enum Kind {
 pub struct DataTree {
     nodes: node_map::NodeMap,
     /// Kept while the session lives, even when empty (ZooKeeper keeps the set's capacity).
-    ephemerals: HashMap<i64, HashOrderSet<String>>,
+    ephemerals: HashMap<i64, HashOrderSet>,
     containers: HashSet<String>,
     ttls: HashSet<String>,
     /// Sessions created and not yet closed, with their timeouts (ms).
@@ -131,7 +132,7 @@ impl DataTree {
             );
             if let Some((parent, name)) = path::split(path).filter(|_| path != "/") {
                 if let Some(p) = t.nodes.get_mut(parent) {
-                    p.children.insert(name.into(), CHILDREN_INITIAL_LOG2);
+                    p.children.insert(name, CHILDREN_INITIAL_LOG2);
                 }
             }
         };
@@ -187,7 +188,7 @@ impl DataTree {
     }
 
     /// Ephemeral paths per owning session.
-    pub fn ephemerals_by_session(&self) -> impl Iterator<Item = (i64, Vec<&String>)> {
+    pub fn ephemerals_by_session(&self) -> impl Iterator<Item = (i64, Vec<&str>)> {
         self.ephemerals
             .iter()
             .filter(|(_, p)| !p.is_empty())
@@ -316,7 +317,7 @@ impl DataTree {
                 set.cloned_java_order()
                     .into_iter()
                     .filter(|p| prefix.is_none_or(|pre| p.starts_with(pre)))
-                    .cloned()
+                    .map(str::to_string)
                     .collect()
             })
             .unwrap_or_default()

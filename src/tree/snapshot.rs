@@ -18,7 +18,7 @@
 //! allocation per path and per data buffer) because restart time is dominated by it.
 
 use super::hash_order::CHILDREN_INITIAL_LOG2;
-use super::node_map::View;
+use super::node_map::{Entry, View};
 use super::{prefetch, ChildSet, DataTree, Node, Options};
 use bytes::{BufMut, Bytes, BytesMut};
 use std::collections::HashMap;
@@ -31,17 +31,14 @@ const VERSION: i32 = 2;
 const CHUNK_NODES: usize = 32 << 10;
 
 /// One parsed node, before it goes into the map.
-struct Parsed<'a> {
-    path: &'a str,
-    node: Arc<Node>,
-}
+type Parsed = Arc<Entry>;
 
 /// Parses `count` nodes from one chunk, handing each to `sink`.
-fn parse_chunk<'a>(
-    bytes: &'a [u8],
+fn parse_chunk(
+    bytes: &[u8],
     count: usize,
     table: &[Arc<[Acl]>],
-    mut sink: impl FnMut(Parsed<'a>),
+    mut sink: impl FnMut(Parsed),
 ) -> Result<(), DecodeError> {
     let mut r = Reader(bytes);
     for _ in 0..count {
@@ -64,25 +61,23 @@ fn parse_chunk<'a>(
         };
         let n_children =
             usize::try_from(r.i32()?).map_err(|_| DecodeError::Invalid("child count"))?;
-        let mut names: Vec<Box<str>> = Vec::with_capacity(n_children.min(r.0.len() / 4));
+        let mut names: Vec<&str> = Vec::with_capacity(n_children.min(r.0.len() / 4));
         for _ in 0..n_children {
-            let name = r.str()?;
-            if names.last().is_some_and(|prev| **prev >= *name) {
-                return Err(DecodeError::Invalid("children out of order"));
-            }
-            names.push(name.into());
+            names.push(r.str()?);
         }
-        sink(Parsed {
+        // Re-inserted by name: ZooKeeper re-inserts in its old listing order instead (see
+        // `hash_order`).
+        let children = ChildSet::from_sorted_inserts(names, CHILDREN_INITIAL_LOG2)
+            .map_err(|_| DecodeError::Invalid("children out of order"))?;
+        sink(Arc::new(Entry::new(
             path,
-            node: Arc::new(Node {
+            Node {
                 data,
                 acl,
                 stat,
-                // Re-inserted by name: ZooKeeper re-inserts in its old listing order instead
-                // (see `hash_order`).
-                children: ChildSet::from_inserts(names, CHILDREN_INITIAL_LOG2),
-            }),
-        });
+                children,
+            },
+        )));
     }
     if !r.0.is_empty() {
         return Err(DecodeError::Invalid(
@@ -110,14 +105,16 @@ impl TreeView {
     /// Asks for the memory the encoder reads a few nodes after the `i`th: the path and the node
     /// two steps out, then the value (whose address is in the node) one step out.
     fn prefetch_for(&self, i: usize) {
-        if let Some((p, n)) = self.nodes.get(i + 2 * prefetch::AHEAD) {
-            prefetch::lines(Arc::as_ptr(p), 1);
-            prefetch::lines(Arc::as_ptr(n), std::mem::size_of::<Node>().div_ceil(64));
+        if let Some(e) = self.nodes.get(i + 2 * prefetch::AHEAD) {
+            prefetch::lines(Arc::as_ptr(e), std::mem::size_of::<Entry>().div_ceil(64));
+        }
+        if let Some(e) = self.nodes.get(i + prefetch::AHEAD) {
+            prefetch::lines(e.path().as_ptr(), 1);
         }
         if let Some(data) = self
             .nodes
             .get(i + prefetch::AHEAD)
-            .and_then(|(_, n)| n.data.as_ref())
+            .and_then(|e| e.node.data.as_ref())
         {
             prefetch::lines(data.as_ptr(), data.len().min(256).div_ceil(64));
         }
@@ -163,9 +160,10 @@ impl TreeView {
         let mut last_acl = (0usize, -1i32);
         for (c, chunk) in self.nodes.chunks(per_chunk).enumerate() {
             out.clear();
-            for (j, (p, n)) in chunk.iter().enumerate() {
+            for (j, e) in chunk.iter().enumerate() {
                 self.prefetch_for(c * per_chunk + j);
-                put_str(&mut out, p);
+                let n = &e.node;
+                put_str(&mut out, e.path());
                 n.data.encode(&mut out);
                 let key = Arc::as_ptr(&n.acl) as *const Acl as usize;
                 if key != last_acl.0 {
@@ -262,11 +260,12 @@ impl DataTree {
         let mut linked = 0usize;
         let hasher = t.nodes.hasher().clone();
         let mut parsed = Vec::with_capacity(count.min(input.len() / 80));
-        let mut add = |Parsed { path, node }: Parsed<'_>| {
+        let mut add = |e: Parsed| {
+            let (path, node) = (e.path(), &e.node);
             linked += node.children.len();
             t.data_size += (path.len() + node.data.as_ref().map_or(0, Bytes::len)) as u64;
             t.index_kind(path, node.stat.ephemeral_owner, true);
-            parsed.push((hasher.hash_one(path), Arc::from(path), node));
+            parsed.push((hasher.hash_one(path), e));
         };
         // Parsing runs on a thread per chunk when there is a second core to run them on.
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
@@ -276,7 +275,7 @@ impl DataTree {
             }
         } else {
             let per_thread = chunks.len().div_ceil(cores).max(1);
-            let results: Vec<Result<Vec<Parsed<'_>>, DecodeError>> = std::thread::scope(|scope| {
+            let results: Vec<Result<Vec<Parsed>, DecodeError>> = std::thread::scope(|scope| {
                 let handles: Vec<_> = chunks
                     .chunks(per_thread)
                     .map(|group| {
