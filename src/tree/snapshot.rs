@@ -3,12 +3,17 @@
 //!
 //! | field          | encoding                                                        |
 //! |----------------|-----------------------------------------------------------------|
-//! | version        | int 2                                                           |
+//! | version        | int 3 (2 is still read)                                         |
 //! | last_zxid      | long                                                            |
 //! | sessions       | int n, then n × {long id, int timeout}                          |
 //! | acls           | int k, then k × vector<ACL> (each distinct ACL list once)       |
 //! | nodes          | long n, int k, then k chunks of {long count, long bytes, count × node} |
-//! | node           | ustring path, buffer data, int acl index, StatPersisted, int c, c × ustring child name (sorted) |
+//! | node           | var path length, path, var (data length + 1, 0 = null), data, var acl index, stat, var c, c × {var length, child name} (sorted) |
+//! | stat           | byte flags, long czxid, long ctime, then only the fields the flags do not give: long mzxid (bit 0: = czxid), long pzxid (bit 1: = czxid), long mtime (bit 2: = ctime), int version (bit 3: 0), int cversion (bit 4: 0), int aversion (bit 5: 0), long ephemeralOwner (bit 6: 0) |
+//!
+//! `var` is an unsigned LEB128 varint. Version 2 wrote every length and the ACL index as an int
+//! and the whole StatPersisted (60 bytes; a node never written to since its creation needs 17
+//! of them now): 194 bytes for a 100-byte value under an 18-byte path, 139 now.
 //!
 //! The chunks let a load parse nodes on several threads (only the map inserts are serial) and
 //! let a snapshot be written chunk by chunk, never held in memory whole.
@@ -26,44 +31,70 @@ use std::sync::Arc;
 use zk_codec::records::{Acl, StatPersisted};
 use zk_codec::{DecodeError, Jute, Limits};
 
-const VERSION: i32 = 2;
+const VERSION: i32 = 3;
+/// The encoding before compact nodes, still read.
+const VERSION_FIXED: i32 = 2;
 /// Nodes per chunk: a chunk is encoded into a buffer of a few megabytes, reused.
 const CHUNK_NODES: usize = 32 << 10;
 
 /// One parsed node, before it goes into the map.
 type Parsed = Arc<Entry>;
 
+/// The fewest bytes a node takes in each encoding: a node count beyond the input's length
+/// divided by this is corruption, found while parsing, and must not size the map first.
+fn min_node_bytes(version: i32) -> usize {
+    if version == VERSION_FIXED {
+        80
+    } else {
+        22
+    }
+}
+
 /// Parses `count` nodes from one chunk, handing each to `sink`.
 fn parse_chunk(
     bytes: &[u8],
     count: usize,
+    version: i32,
     table: &[Arc<[Acl]>],
     mut sink: impl FnMut(Parsed),
 ) -> Result<(), DecodeError> {
     let mut r = Reader(bytes);
+    let fixed = version == VERSION_FIXED;
     for _ in 0..count {
-        let path = r.str()?;
-        let data = r.data()?;
+        let path = if fixed { r.str()? } else { r.var_str()? };
+        let data = if fixed { r.data()? } else { r.var_data()? };
+        let acl_index = if fixed {
+            usize::try_from(r.i32()?).map_err(|_| DecodeError::Invalid("acl index"))?
+        } else {
+            usize::try_from(r.var()?).map_err(|_| DecodeError::Invalid("acl index"))?
+        };
         let acl = table
-            .get(usize::try_from(r.i32()?).map_err(|_| DecodeError::Invalid("acl index"))?)
+            .get(acl_index)
             .ok_or(DecodeError::Invalid("acl index"))?
             .clone();
-        let stat = StatPersisted {
-            czxid: r.i64()?,
-            mzxid: r.i64()?,
-            ctime: r.i64()?,
-            mtime: r.i64()?,
-            version: r.i32()?,
-            cversion: r.i32()?,
-            aversion: r.i32()?,
-            ephemeral_owner: r.i64()?,
-            pzxid: r.i64()?,
+        let stat = if fixed {
+            StatPersisted {
+                czxid: r.i64()?,
+                mzxid: r.i64()?,
+                ctime: r.i64()?,
+                mtime: r.i64()?,
+                version: r.i32()?,
+                cversion: r.i32()?,
+                aversion: r.i32()?,
+                ephemeral_owner: r.i64()?,
+                pzxid: r.i64()?,
+            }
+        } else {
+            r.compact_stat()?
         };
-        let n_children =
-            usize::try_from(r.i32()?).map_err(|_| DecodeError::Invalid("child count"))?;
-        let mut names: Vec<&str> = Vec::with_capacity(n_children.min(r.0.len() / 4));
+        let n_children = if fixed {
+            usize::try_from(r.i32()?).map_err(|_| DecodeError::Invalid("child count"))?
+        } else {
+            usize::try_from(r.var()?).map_err(|_| DecodeError::Invalid("child count"))?
+        };
+        let mut names: Vec<&str> = Vec::with_capacity(n_children.min(r.0.len()));
         for _ in 0..n_children {
-            names.push(r.str()?);
+            names.push(if fixed { r.str()? } else { r.var_str()? });
         }
         // Re-inserted by name: ZooKeeper re-inserts in its old listing order instead (see
         // `hash_order`).
@@ -87,9 +118,67 @@ fn parse_chunk(
     Ok(())
 }
 
-fn put_str(out: &mut BytesMut, s: &str) {
-    out.put_i32(s.len() as i32);
+fn put_var(out: &mut BytesMut, mut v: u64) {
+    while v >= 0x80 {
+        out.put_u8(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.put_u8(v as u8);
+}
+
+fn put_var_str(out: &mut BytesMut, s: &str) {
+    put_var(out, s.len() as u64);
     out.put_slice(s.as_bytes());
+}
+
+type NodeWriter = fn(&mut BytesMut, &str, &Node, i32);
+
+/// One node in the compact encoding (see the module's table).
+fn put_node(out: &mut BytesMut, path: &str, n: &Node, acl_index: i32) {
+    put_var_str(out, path);
+    match &n.data {
+        None => put_var(out, 0),
+        Some(d) => {
+            put_var(out, d.len() as u64 + 1);
+            out.put_slice(d);
+        }
+    }
+    put_var(out, u64::from(acl_index as u32));
+    let st = &n.stat;
+    // Bits 0-2: a long equal to the one it is compared with; bits 3-5: an int that is 0.
+    let longs = [
+        (st.mzxid, st.czxid),
+        (st.pzxid, st.czxid),
+        (st.mtime, st.ctime),
+    ];
+    let ints = [st.version, st.cversion, st.aversion];
+    let mut flags = u8::from(st.ephemeral_owner == 0) << 6;
+    for (bit, (v, given)) in longs.iter().enumerate() {
+        flags |= u8::from(v == given) << bit;
+    }
+    for (bit, v) in ints.iter().enumerate() {
+        flags |= u8::from(*v == 0) << (3 + bit);
+    }
+    out.put_u8(flags);
+    out.put_i64(st.czxid);
+    out.put_i64(st.ctime);
+    for (bit, (v, _)) in longs.iter().enumerate() {
+        if flags & (1 << bit) == 0 {
+            out.put_i64(*v);
+        }
+    }
+    for (bit, v) in ints.iter().enumerate() {
+        if flags & (1 << (3 + bit)) == 0 {
+            out.put_i32(*v);
+        }
+    }
+    if flags & (1 << 6) == 0 {
+        out.put_i64(st.ephemeral_owner);
+    }
+    put_var(out, n.children.len() as u64);
+    for c in n.children.iter() {
+        put_var_str(out, c);
+    }
 }
 
 /// The tree at one log position, shared with the live tree (see [`super::node_map`]): taken
@@ -131,12 +220,19 @@ impl TreeView {
     /// # Errors
     /// Those of `w`.
     pub fn encode_to(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
-        self.encode_chunked(w, CHUNK_NODES)
+        self.encode_chunked(w, CHUNK_NODES, (VERSION, put_node))
     }
 
-    fn encode_chunked(&self, w: &mut dyn std::io::Write, per_chunk: usize) -> std::io::Result<()> {
+    /// `format` is the version written and its node encoder (tests write the older one).
+    fn encode_chunked(
+        &self,
+        w: &mut dyn std::io::Write,
+        per_chunk: usize,
+        format: (i32, NodeWriter),
+    ) -> std::io::Result<()> {
+        let (version, put_node) = format;
         let mut out = BytesMut::with_capacity(64 << 10);
-        VERSION.encode(&mut out);
+        version.encode(&mut out);
         self.last_zxid.encode(&mut out);
         (self.sessions.len() as i32).encode(&mut out);
         for (id, t) in &self.sessions {
@@ -163,19 +259,12 @@ impl TreeView {
             for (j, e) in chunk.iter().enumerate() {
                 self.prefetch_for(c * per_chunk + j);
                 let n = &e.node;
-                put_str(&mut out, e.path());
-                n.data.encode(&mut out);
                 let key = Arc::as_ptr(&n.acl) as *const Acl as usize;
                 if key != last_acl.0 {
                     // Invariant: every node's ACL came from `intern`, so it is in the table.
                     last_acl = (key, index.get(&key).copied().unwrap_or(-1));
                 }
-                out.put_i32(last_acl.1);
-                n.stat.encode(&mut out);
-                out.put_i32(n.children.len() as i32);
-                for c in n.children.iter() {
-                    put_str(&mut out, c);
-                }
+                put_node(&mut out, e.path(), n, last_acl.1);
             }
             w.write_all(&(chunk.len() as i64).to_be_bytes())?;
             w.write_all(&(out.len() as i64).to_be_bytes())?;
@@ -219,7 +308,7 @@ impl DataTree {
         };
         let mut r = Reader(input);
         let version = r.i32()?;
-        if version != VERSION {
+        if version != VERSION && version != VERSION_FIXED {
             return Err(DecodeError::Unknown {
                 what: "snapshot version",
                 value: version,
@@ -253,13 +342,11 @@ impl DataTree {
         if total != count {
             return Err(DecodeError::Invalid("chunk counts do not add up"));
         }
-        // A node takes at least 80 bytes (lengths, ACL index, stat): a count beyond that is
-        // corruption, found while parsing, and must not size the map first.
-        t.nodes
-            .reserve(count.min(input.len() / 80).saturating_add(more));
+        let most = input.len() / min_node_bytes(version);
+        t.nodes.reserve(count.min(most).saturating_add(more));
         let mut linked = 0usize;
         let hasher = t.nodes.hasher().clone();
-        let mut parsed = Vec::with_capacity(count.min(input.len() / 80));
+        let mut parsed = Vec::with_capacity(count.min(most));
         let mut add = |e: Parsed| {
             let (path, node) = (e.path(), &e.node);
             linked += node.children.len();
@@ -271,7 +358,7 @@ impl DataTree {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         if cores < 2 {
             for (bytes, n) in &chunks {
-                parse_chunk(bytes, *n, &table, &mut add)?;
+                parse_chunk(bytes, *n, version, &table, &mut add)?;
             }
         } else {
             let per_thread = chunks.len().div_ceil(cores).max(1);
@@ -281,11 +368,13 @@ impl DataTree {
                     .map(|group| {
                         let table = &table;
                         scope.spawn(move || {
-                            let nodes: usize =
-                                group.iter().map(|(b, n)| (*n).min(b.len() / 80)).sum();
+                            let nodes: usize = group
+                                .iter()
+                                .map(|(b, n)| (*n).min(b.len() / min_node_bytes(version)))
+                                .sum();
                             let mut out = Vec::with_capacity(nodes);
                             for (bytes, n) in group {
-                                parse_chunk(bytes, *n, table, |p| out.push(p))?;
+                                parse_chunk(bytes, *n, version, table, |p| out.push(p))?;
                             }
                             Ok(out)
                         })
@@ -357,6 +446,57 @@ impl<'a> Reader<'a> {
         }
         Ok(Some(Bytes::copy_from_slice(self.take(n as usize)?)))
     }
+
+    fn u8(&mut self) -> Result<u8, DecodeError> {
+        Ok(self.take(1)?[0])
+    }
+
+    /// An unsigned LEB128 varint of at most 10 bytes.
+    fn var(&mut self) -> Result<u64, DecodeError> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = self.u8()?;
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(DecodeError::Invalid("varint too long"))
+    }
+
+    fn var_len(&mut self) -> Result<usize, DecodeError> {
+        usize::try_from(self.var()?).map_err(|_| DecodeError::Invalid("length"))
+    }
+
+    fn var_str(&mut self) -> Result<&'a str, DecodeError> {
+        let n = self.var_len()?;
+        std::str::from_utf8(self.take(n)?).map_err(|_| DecodeError::Invalid("path is not UTF-8"))
+    }
+
+    fn var_data(&mut self) -> Result<Option<Bytes>, DecodeError> {
+        match self.var_len()? {
+            0 => Ok(None),
+            n => Ok(Some(Bytes::copy_from_slice(self.take(n - 1)?))),
+        }
+    }
+
+    fn compact_stat(&mut self) -> Result<StatPersisted, DecodeError> {
+        let flags = self.u8()?;
+        let czxid = self.i64()?;
+        let ctime = self.i64()?;
+        let given = |bit: u8| flags & (1 << bit) != 0;
+        Ok(StatPersisted {
+            czxid,
+            ctime,
+            mzxid: if given(0) { czxid } else { self.i64()? },
+            pzxid: if given(1) { czxid } else { self.i64()? },
+            mtime: if given(2) { ctime } else { self.i64()? },
+            version: if given(3) { 0 } else { self.i32()? },
+            cversion: if given(4) { 0 } else { self.i32()? },
+            aversion: if given(5) { 0 } else { self.i32()? },
+            ephemeral_owner: if given(6) { 0 } else { self.i64()? },
+        })
+    }
 }
 
 #[cfg(test)]
@@ -413,11 +553,109 @@ mod tests {
         assert!(DataTree::decode_snapshot(&out[..out.len() - 3], opts, 0).is_err());
         // Many chunks (a large tree's layout) decode to the same tree.
         let mut chunked = Vec::new();
-        t.snapshot_view().encode_chunked(&mut chunked, 2).unwrap();
+        t.snapshot_view()
+            .encode_chunked(&mut chunked, 2, (VERSION, put_node))
+            .unwrap();
         let from_chunks = DataTree::decode_snapshot(&chunked, opts, 0).unwrap();
         assert_eq!(from_chunks.nodes.len(), back.nodes.len());
         for (path, node) in back.nodes.iter() {
             assert_eq!(from_chunks.nodes.get(path), Some(node), "{path}");
         }
+    }
+
+    /// Version 2's node encoding, for the test that such snapshots still load.
+    fn put_node_fixed(out: &mut BytesMut, path: &str, n: &Node, acl_index: i32) {
+        path.to_string().encode(out);
+        n.data.encode(out);
+        out.put_i32(acl_index);
+        n.stat.encode(out);
+        out.put_i32(n.children.len() as i32);
+        for c in n.children.iter() {
+            c.to_string().encode(out);
+        }
+    }
+
+    #[test]
+    fn compact_nodes_round_trip_and_version_2_still_loads() {
+        let mut t = DataTree::new(Options::default());
+        let s = 0x0100_0000_0000_0002;
+        let mut z = 0;
+        let mut run = |t: &mut DataTree, op| {
+            z += 1;
+            let txn = Txn {
+                session: s,
+                cxid: 1,
+                time_ms: 1_700_000_000_000 + z,
+                auth: vec![],
+                op,
+            };
+            t.apply(&txn, (7 << 32) + z)
+        };
+        run(&mut t, TxnOp::CreateSession { timeout_ms: 5000 });
+        let create = |p: &str, data: Option<&'static [u8]>, flags| {
+            TxnOp::Request(Request::Create(CreateRequest {
+                path: p.into(),
+                data: data.map(bytes::Bytes::from_static),
+                acl: Acl::open_unsafe(),
+                flags,
+            }))
+        };
+        // Every stat field away from its default somewhere: a written node (mzxid, mtime,
+        // version), a parent (pzxid, cversion), an ACL change (aversion), an ephemeral
+        // (owner), null and empty data, a long path and a long value.
+        run(&mut t, create("/p", None, 0));
+        run(&mut t, create("/p/e", Some(b""), 1));
+        let long = format!("/{}", "x".repeat(300));
+        run(&mut t, create(&long, Some(&[7u8; 200]), 0));
+        run(
+            &mut t,
+            TxnOp::Request(Request::SetData(SetDataRequest {
+                path: "/p".into(),
+                data: Some(bytes::Bytes::from_static(b"v2")),
+                version: -1,
+            })),
+        );
+        run(
+            &mut t,
+            TxnOp::Request(Request::SetAcl(SetAclRequest {
+                path: "/p/e".into(),
+                acl: Acl::open_unsafe(),
+                version: -1,
+            })),
+        );
+        let view = t.snapshot_view();
+        let mut loaded = Vec::new();
+        for format in [
+            (VERSION, put_node as NodeWriter),
+            (VERSION_FIXED, put_node_fixed),
+        ] {
+            let mut bytes = Vec::new();
+            view.encode_chunked(&mut bytes, 2, format).unwrap();
+            let back = DataTree::decode_snapshot(&bytes, Options::default(), 0).unwrap();
+            assert_eq!(back.nodes.len(), t.nodes.len(), "version {}", format.0);
+            for (path, node) in t.nodes.iter() {
+                let got = back.nodes.get(path).unwrap();
+                // Children come back in name order (insertion numbers differ, see hash_order).
+                assert_eq!(
+                    (&got.data, &got.acl, &got.stat),
+                    (&node.data, &node.acl, &node.stat),
+                    "{path}, version {}",
+                    format.0
+                );
+                assert!(got.children.iter().eq(node.children.iter()), "{path}");
+            }
+            assert_eq!(back.ephemerals_of(s, None), vec!["/p/e".to_string()]);
+            // Cut anywhere, the input is refused, never accepted as a smaller tree.
+            for cut in (1..bytes.len()).step_by(7) {
+                assert!(DataTree::decode_snapshot(&bytes[..cut], Options::default(), 0).is_err());
+            }
+            loaded.push(back);
+        }
+        for (path, node) in loaded[0].nodes.iter() {
+            assert_eq!(loaded[1].nodes.get(path), Some(node), "{path}");
+        }
+        let node = t.node("/p").unwrap();
+        assert!(node.stat.version == 1 && node.stat.cversion == 1);
+        assert!(t.node("/p/e").unwrap().stat.aversion == 1);
     }
 }
