@@ -66,7 +66,21 @@ pub fn execute_on(
                     .lock_watches()
                     .add(sink, &g.path, Table::Data, Mode::Standard);
             }
-            res.map(|(data, stat)| Response::GetData(GetDataResponse { data, stat }))
+            let before = out.len();
+            match res {
+                Ok((data, stat)) => write_frame(out, |o| {
+                    ReplyHeader { xid, zxid, err: 0 }.encode(o);
+                    // GetDataResponse's encoding, from the lent value.
+                    match data {
+                        None => (-1i32).encode(o),
+                        Some(d) => d.encode(o),
+                    }
+                    stat.encode(o);
+                }),
+                Err(e) => reply(out, xid, zxid, e, &Response::Empty),
+            }
+            record(shared, sink, r, xid, zxid, started, out.len() - before);
+            return;
         }
         Request::Exists(g) => {
             let res = tree.exists(&g.path, &ids);
@@ -145,12 +159,25 @@ pub fn execute_on(
     };
     let before = out.len();
     reply(out, xid, zxid, err, &resp);
+    record(shared, sink, r, xid, zxid, started, out.len() - before);
+}
+
+/// A read's latency and reply size in the metrics and the connection's and server's stats.
+fn record(
+    shared: &Shared,
+    sink: &Sink,
+    r: &Request,
+    xid: i32,
+    zxid: i64,
+    started: Instant,
+    reply_bytes: usize,
+) {
     let latency = started.elapsed().as_millis() as i64;
     {
         use crate::ops::metrics::{observe_advanced, observe_namespace, Advanced, Namespace};
         observe_advanced(Advanced::ReadLatency, latency as u64);
         if let Some(path) = request_path(r) {
-            observe_namespace(Namespace::Read, path, (out.len() - before) as u64);
+            observe_namespace(Namespace::Read, path, reply_bytes as u64);
         }
     }
     sink.stats.record(
@@ -231,7 +258,10 @@ fn multi_read(
     for op in ops {
         let r = match op {
             MultiOp::GetData(g) => match tree.get_data(&g.path, ids) {
-                Ok((data, stat)) => OpResult::GetData(GetDataResponse { data, stat }),
+                Ok((data, stat)) => OpResult::GetData(GetDataResponse {
+                    data: data.cloned(),
+                    stat,
+                }),
                 Err(e) => OpResult::Error(e.code()),
             },
             MultiOp::GetChildren(g) => match tree.children(&g.path, ids) {

@@ -248,10 +248,12 @@ impl DataTree {
         Ok(node)
     }
 
-    /// getData: node exists, then READ.
-    pub fn get_data(&self, path: &str, ids: &[Id]) -> Result<(Option<Bytes>, Stat), ErrorCode> {
+    /// getData: node exists, then READ. The value is lent, not cloned: the reply is encoded
+    /// under the caller's lock, and a clone would write to the value's shared count (and give
+    /// every value ever read a 24-byte count of its own).
+    pub fn get_data(&self, path: &str, ids: &[Id]) -> Result<(Option<&Bytes>, Stat), ErrorCode> {
         let node = self.readable(path, ids)?;
-        Ok((node.data.clone(), self.stat_of(node)))
+        Ok((node.data.as_ref(), self.stat_of(node)))
     }
 
     /// exists: a NUL gives BadArguments; no ACL check (ZooKeeper 3.8 answers exists on a node
