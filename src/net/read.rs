@@ -67,18 +67,17 @@ pub fn execute_on(
                     .add(sink, &g.path, Table::Data, Mode::Standard);
             }
             let before = out.len();
-            match res {
-                Ok((data, stat)) => write_frame(out, |o| {
-                    ReplyHeader { xid, zxid, err: 0 }.encode(o);
+            let err = res.as_ref().err().copied().unwrap_or(ErrorCode::Ok);
+            reply_with(out, xid, zxid, err, |o| {
+                if let Ok((data, stat)) = &res {
                     // GetDataResponse's encoding, from the lent value.
                     match data {
                         None => (-1i32).encode(o),
                         Some(d) => d.encode(o),
                     }
                     stat.encode(o);
-                }),
-                Err(e) => reply(out, xid, zxid, e, &Response::Empty),
-            }
+                }
+            });
             record(shared, sink, r, xid, zxid, started, out.len() - before);
             return;
         }
@@ -208,6 +207,17 @@ pub fn request_path(r: &Request) -> Option<&str> {
 }
 
 fn reply(out: &mut BytesMut, xid: i32, zxid: i64, err: ErrorCode, resp: &Response) {
+    reply_with(out, xid, zxid, err, |o| resp.encode(o));
+}
+
+/// A reply frame whose body (written only when `err` is Ok) `body` encodes.
+fn reply_with(
+    out: &mut BytesMut,
+    xid: i32,
+    zxid: i64,
+    err: ErrorCode,
+    body: impl FnOnce(&mut BytesMut),
+) {
     write_frame(out, |o| {
         ReplyHeader {
             xid,
@@ -216,7 +226,7 @@ fn reply(out: &mut BytesMut, xid: i32, zxid: i64, err: ErrorCode, resp: &Respons
         }
         .encode(o);
         if err == ErrorCode::Ok {
-            resp.encode(o);
+            body(o);
         }
     });
 }

@@ -186,6 +186,7 @@ impl Write for DirectWriter {
         Ok(n)
     }
 
+    /// Nothing: a direct write must be whole aligned blocks, so the tail waits for `finish`.
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }

@@ -82,7 +82,7 @@ impl NodeMap {
     pub fn insert(&mut self, path: &str, node: Node) {
         let hash = self.hash(path);
         match self.table.entry(hash, key_is(path), rehash(&self.hasher)) {
-            hash_table::Entry::Occupied(mut e) => Arc::make_mut(e.get_mut()).node = node,
+            hash_table::Entry::Occupied(mut e) => *e.get_mut() = Arc::new(Entry::new(path, node)),
             hash_table::Entry::Vacant(e) => {
                 e.insert(Arc::new(Entry::new(path, node)));
             }

@@ -61,40 +61,17 @@ fn parse_chunk(
     let mut r = Reader(bytes);
     let fixed = version == VERSION_FIXED;
     for _ in 0..count {
-        let path = if fixed { r.str()? } else { r.var_str()? };
-        let data = if fixed { r.data()? } else { r.var_data()? };
-        let acl_index = if fixed {
-            usize::try_from(r.i32()?).map_err(|_| DecodeError::Invalid("acl index"))?
-        } else {
-            usize::try_from(r.var()?).map_err(|_| DecodeError::Invalid("acl index"))?
-        };
+        let path = r.name(fixed)?;
+        let data = r.value(fixed)?;
         let acl = table
-            .get(acl_index)
+            .get(r.count(fixed, "acl index")?)
             .ok_or(DecodeError::Invalid("acl index"))?
             .clone();
-        let stat = if fixed {
-            StatPersisted {
-                czxid: r.i64()?,
-                mzxid: r.i64()?,
-                ctime: r.i64()?,
-                mtime: r.i64()?,
-                version: r.i32()?,
-                cversion: r.i32()?,
-                aversion: r.i32()?,
-                ephemeral_owner: r.i64()?,
-                pzxid: r.i64()?,
-            }
-        } else {
-            r.compact_stat()?
-        };
-        let n_children = if fixed {
-            usize::try_from(r.i32()?).map_err(|_| DecodeError::Invalid("child count"))?
-        } else {
-            usize::try_from(r.var()?).map_err(|_| DecodeError::Invalid("child count"))?
-        };
+        let stat = r.stat(fixed)?;
+        let n_children = r.count(fixed, "child count")?;
         let mut names: Vec<&str> = Vec::with_capacity(n_children.min(r.0.len()));
         for _ in 0..n_children {
-            names.push(if fixed { r.str()? } else { r.var_str()? });
+            names.push(r.name(fixed)?);
         }
         // Re-inserted by name: ZooKeeper re-inserts in its old listing order instead (see
         // `hash_order`).
@@ -191,21 +168,17 @@ pub struct TreeView {
 }
 
 impl TreeView {
-    /// Asks for the memory the encoder reads a few nodes after the `i`th: the path and the node
-    /// two steps out, then the value (whose address is in the node) one step out.
+    /// Asks for the memory the encoder reads a few nodes after the `i`th: the entry two steps
+    /// out, then its path and value (whose addresses are in the entry) one step out.
     fn prefetch_for(&self, i: usize) {
         if let Some(e) = self.nodes.get(i + 2 * prefetch::AHEAD) {
             prefetch::lines(Arc::as_ptr(e), std::mem::size_of::<Entry>().div_ceil(64));
         }
         if let Some(e) = self.nodes.get(i + prefetch::AHEAD) {
             prefetch::lines(e.path().as_ptr(), 1);
-        }
-        if let Some(data) = self
-            .nodes
-            .get(i + prefetch::AHEAD)
-            .and_then(|e| e.node.data.as_ref())
-        {
-            prefetch::lines(data.as_ptr(), data.len().min(256).div_ceil(64));
+            if let Some(data) = &e.node.data {
+                prefetch::lines(data.as_ptr(), data.len().min(256).div_ceil(64));
+            }
         }
     }
 
@@ -464,23 +437,50 @@ impl<'a> Reader<'a> {
         Err(DecodeError::Invalid("varint too long"))
     }
 
-    fn var_len(&mut self) -> Result<usize, DecodeError> {
-        usize::try_from(self.var()?).map_err(|_| DecodeError::Invalid("length"))
+    /// A count, length or index: an int in version 2 (`fixed`), a varint since.
+    fn count(&mut self, fixed: bool, what: &'static str) -> Result<usize, DecodeError> {
+        let n = if fixed {
+            usize::try_from(self.i32()?).ok()
+        } else {
+            usize::try_from(self.var()?).ok()
+        };
+        n.ok_or(DecodeError::Invalid(what))
     }
 
-    fn var_str(&mut self) -> Result<&'a str, DecodeError> {
-        let n = self.var_len()?;
+    /// A path or child name.
+    fn name(&mut self, fixed: bool) -> Result<&'a str, DecodeError> {
+        if fixed {
+            return self.str();
+        }
+        let n = self.count(false, "path length")?;
         std::str::from_utf8(self.take(n)?).map_err(|_| DecodeError::Invalid("path is not UTF-8"))
     }
 
-    fn var_data(&mut self) -> Result<Option<Bytes>, DecodeError> {
-        match self.var_len()? {
+    /// A node's value; null is -1 in version 2, 0 (lengths are stored plus one) since.
+    fn value(&mut self, fixed: bool) -> Result<Option<Bytes>, DecodeError> {
+        if fixed {
+            return self.data();
+        }
+        match self.count(false, "data length")? {
             0 => Ok(None),
             n => Ok(Some(Bytes::copy_from_slice(self.take(n - 1)?))),
         }
     }
 
-    fn compact_stat(&mut self) -> Result<StatPersisted, DecodeError> {
+    fn stat(&mut self, fixed: bool) -> Result<StatPersisted, DecodeError> {
+        if fixed {
+            return Ok(StatPersisted {
+                czxid: self.i64()?,
+                mzxid: self.i64()?,
+                ctime: self.i64()?,
+                mtime: self.i64()?,
+                version: self.i32()?,
+                cversion: self.i32()?,
+                aversion: self.i32()?,
+                ephemeral_owner: self.i64()?,
+                pzxid: self.i64()?,
+            });
+        }
         let flags = self.u8()?;
         let czxid = self.i64()?;
         let ctime = self.i64()?;
