@@ -65,7 +65,7 @@ machine_info() {
   echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "- rzk: $("$RZK" --version) ($(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$root" diff --quiet 2>/dev/null || echo ', dirty tree'))"
   echo "- ZooKeeper: $(dpkg-query -W -f '${Version}' zookeeper 2>/dev/null || echo unknown) (Debian package), $(java -version 2>&1 | head -1)${ZK_JVMFLAGS:+, ZK_JVMFLAGS=$ZK_JVMFLAGS}"
-  echo "- pinning: each server on CPU $SERVER_CPU, the generator on CPU $GEN_CPU (\`taskset\`); the generator keeps its CPU from halting between a request and its reply (SCHED_IDLE spinner, \`--idle-poll-micros\`, default 200), the same for both servers"
+  echo "- pinning: each server on CPU $SERVER_CPU, the generator on CPU $GEN_CPU (\`taskset\`); the generator keeps its CPU from halting between a request and its reply (SCHED_IDLE spinner, \`--idle-poll-micros\`, default 200), and a lone session polls its socket for its reply (non-blocking \`recv\`, \`--busy-poll-micros\`, default 2000) instead of sleeping in epoll, the same for both servers"
 }
 
 # replace_section FILE NAME CONTENT_FILE: put CONTENT between <!-- NAME:begin --> and

@@ -6,7 +6,9 @@
 
 use super::BenchError;
 use bytes::{Bytes, BytesMut};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
@@ -25,12 +27,24 @@ pub struct ConnWriter {
     wr: OwnedWriteHalf,
     xid: i32,
     out: BytesMut,
+    /// Frames in `out` not yet written.
+    pushed: u64,
+    /// Frames written to the socket, for the reader's polling.
+    sent: Arc<AtomicU64>,
 }
 
 /// Reply side of a session.
 pub struct ConnReader {
     rd: OwnedReadHalf,
     buf: BytesMut,
+    /// Frames read (replies and notifications alike).
+    frames: u64,
+    /// The writer's count of frames written.
+    sent: Arc<AtomicU64>,
+    /// How long to poll the socket for an awaited reply before sleeping ([`ConnReader::busy_poll`]).
+    poll_for: Duration,
+    /// Reads that polling got (tests).
+    polled: u64,
 }
 
 /// A connected session.
@@ -64,15 +78,22 @@ impl Conn {
         let stream = TcpStream::connect(nth_server(addr, 0)).await?;
         stream.set_nodelay(true)?;
         let (rd, wr) = stream.into_split();
+        let sent = Arc::new(AtomicU64::new(0));
         let mut c = Conn {
             w: ConnWriter {
                 wr,
                 xid: 0,
                 out: BytesMut::with_capacity(64 << 10),
+                pushed: 0,
+                sent: sent.clone(),
             },
             r: ConnReader {
                 rd,
                 buf: BytesMut::with_capacity(64 << 10),
+                frames: 0,
+                sent,
+                poll_for: Duration::ZERO,
+                polled: 0,
             },
             session: 0,
         };
@@ -85,6 +106,7 @@ impl Conn {
             read_only: Some(false),
         };
         write_frame(&mut c.w.out, |o| req.encode(o));
+        c.w.pushed += 1;
         c.w.flush().await?;
         let frame = c.r.frame().await?;
         let resp = ConnectResponse::decode_from(&frame, Limits::DEFAULT)
@@ -129,6 +151,7 @@ impl ConnWriter {
             Request::Ping => zk_codec::records::xid::PING,
             _ => self.xid,
         };
+        self.pushed += 1;
         write_frame(&mut self.out, |o| {
             RequestHeader {
                 xid,
@@ -147,6 +170,8 @@ impl ConnWriter {
         if !self.out.is_empty() {
             self.wr.write_all(&self.out).await?;
             self.out.clear();
+            self.sent
+                .fetch_add(std::mem::take(&mut self.pushed), Ordering::Relaxed);
             crate::idle_poll::touch();
         }
         Ok(())
@@ -154,6 +179,16 @@ impl ConnWriter {
 }
 
 impl ConnReader {
+    /// Makes the reader poll its socket for up to `d` for a reply it awaits (one already
+    /// written) before it sleeps in epoll (zero: never). Then the server's reply wakes no
+    /// sleeping thread here: its send skips the wake-up (an inter-processor interrupt, ~8 µs
+    /// of the server's `send` on this VM), and the reply is read without the generator's own
+    /// wake-up, so a lone session's latency is the server's. For a session that has its
+    /// thread to itself only: the poll holds the thread.
+    pub fn busy_poll(&mut self, d: Duration) {
+        self.poll_for = d;
+    }
+
     /// The next frame payload, within [`REPLY_DEADLINE`].
     ///
     /// # Errors
@@ -162,9 +197,15 @@ impl ConnReader {
         let fut = async {
             loop {
                 match split_frame(&mut self.buf, MAX_FRAME) {
-                    Ok(Some(f)) => return Ok(f),
+                    Ok(Some(f)) => {
+                        self.frames += 1;
+                        return Ok(f);
+                    }
                     Ok(None) => {}
                     Err(e) => return Err(BenchError::Protocol(format!("frame: {e}"))),
+                }
+                if self.sent.load(Ordering::Relaxed) > self.frames && self.poll_socket()? {
+                    continue;
                 }
                 if self.rd.read_buf(&mut self.buf).await? == 0 {
                     return Err(BenchError::Closed);
@@ -175,6 +216,51 @@ impl ConnReader {
         tokio::time::timeout(REPLY_DEADLINE, fut)
             .await
             .map_err(|_| BenchError::Protocol("no reply within 30 s".into()))?
+    }
+
+    /// Reads whatever arrives within the poll window without sleeping; true if anything did.
+    /// (A non-blocking `recv` on the socket itself: tokio's `try_read` answers from its
+    /// readiness cache, which nothing refreshes while this thread polls.)
+    fn poll_socket(&mut self) -> Result<bool, BenchError> {
+        if self.poll_for.is_zero() {
+            return Ok(false);
+        }
+        let fd = std::os::fd::AsRawFd::as_raw_fd(self.rd.as_ref());
+        let until = Instant::now() + self.poll_for;
+        self.buf.reserve(16 << 10);
+        loop {
+            let spare = self.buf.spare_capacity_mut();
+            // SAFETY: recv writes at most `spare.len()` bytes into the buffer's spare capacity,
+            // and only the bytes it reports written are marked initialised.
+            let n = unsafe {
+                libc::recv(
+                    fd,
+                    spare.as_mut_ptr().cast(),
+                    spare.len(),
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            if n > 0 {
+                unsafe { self.buf.set_len(self.buf.len() + n as usize) };
+                self.polled += 1;
+                crate::idle_poll::touch();
+                return Ok(true);
+            }
+            if n == 0 {
+                return Err(BenchError::Closed);
+            }
+            let e = std::io::Error::last_os_error();
+            if !matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
+            ) {
+                return Err(e.into());
+            }
+            if Instant::now() >= until {
+                return Ok(false);
+            }
+            std::hint::spin_loop();
+        }
     }
 
     /// The next reply header that is not a notification or ping, and its frame; for multi
@@ -214,6 +300,113 @@ fn first_multi_error(m: &zk_codec::MultiResponse) -> i32 {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    /// A server that answers the handshake, then each request `delay` after it arrives, then
+    /// sends one frame nobody asked for.
+    fn fake_server(requests: usize, delay: Duration) -> (String, std::thread::JoinHandle<()>) {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        let h = std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            let read_frame = |s: &mut std::net::TcpStream| {
+                let mut len = [0u8; 4];
+                s.read_exact(&mut len).unwrap();
+                let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+                s.read_exact(&mut body).unwrap();
+                body
+            };
+            let send = |s: &mut std::net::TcpStream, f: &dyn Fn(&mut BytesMut)| {
+                let mut out = BytesMut::new();
+                write_frame(&mut out, f);
+                s.write_all(&out).unwrap();
+            };
+            read_frame(&mut s);
+            send(&mut s, &|o| {
+                ConnectResponse {
+                    timeout: 30_000,
+                    session_id: 7,
+                    passwd: Bytes::from_static(&[0; 16]),
+                    ..Default::default()
+                }
+                .encode(o)
+            });
+            for _ in 0..requests {
+                let req = read_frame(&mut s);
+                let xid = i32::from_be_bytes(req[..4].try_into().unwrap());
+                std::thread::sleep(delay);
+                // NoNode: a reply without a body.
+                send(&mut s, &|o| {
+                    ReplyHeader {
+                        xid,
+                        zxid: 1,
+                        err: -101,
+                    }
+                    .encode(o)
+                });
+            }
+            send(&mut s, &|o| {
+                ReplyHeader {
+                    xid: -1,
+                    zxid: 1,
+                    err: 0,
+                }
+                .encode(o)
+            });
+            let _ = read_frame(&mut s);
+        });
+        (addr, h)
+    }
+
+    fn run<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    #[test]
+    fn a_lone_session_polls_for_the_reply_it_awaits_and_only_for_that() {
+        let (addr, server) = fake_server(3, Duration::from_millis(5));
+        run(async {
+            let mut c = Conn::open(&addr).await.unwrap();
+            assert_eq!(c.session, 7);
+            assert_eq!(c.r.polled, 0, "off by default");
+            c.r.busy_poll(Duration::from_secs(5));
+            for _ in 0..3 {
+                let (h, _) = c.call(&Request::Exists(Default::default())).await.unwrap();
+                assert_eq!(h.err, -101);
+            }
+            // Each reply came 5 ms after its request, inside the window: read by polling.
+            assert_eq!(c.r.polled, 3);
+            // Nothing awaited: the unsolicited frame is read by sleeping in epoll, not polled.
+            let f = c.r.frame().await.unwrap();
+            assert_eq!(i32::from_be_bytes(f[..4].try_into().unwrap()), -1);
+            assert_eq!(c.r.polled, 3);
+            c.w.push(&Request::Ping);
+            c.w.flush().await.unwrap();
+        });
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn a_reply_later_than_the_window_is_still_read() {
+        let (addr, server) = fake_server(1, Duration::from_millis(50));
+        run(async {
+            let mut c = Conn::open(&addr).await.unwrap();
+            c.r.busy_poll(Duration::from_micros(200));
+            let (h, _) = c.call(&Request::Exists(Default::default())).await.unwrap();
+            assert_eq!(h.err, -101);
+            assert_eq!(c.r.polled, 0, "the poll gave up and the reader slept");
+            c.r.frame().await.unwrap();
+            c.w.push(&Request::Ping);
+            c.w.flush().await.unwrap();
+        });
+        server.join().unwrap();
+    }
+
     #[test]
     fn sessions_go_round_the_connect_string() {
         let s = "127.0.0.1:1,127.0.0.1:2,127.0.0.1:3";

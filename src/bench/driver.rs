@@ -48,6 +48,8 @@ pub struct Pace {
     pub outstanding: usize,
     /// Minimum spacing between sends (rate limit), if any.
     pub period: Option<Duration>,
+    /// How long the session polls its socket for an awaited reply ([`ConnReader::busy_poll`]).
+    pub busy_poll: Duration,
 }
 
 /// Runs one session on a fresh connection until `gen` is exhausted or the window closes, then
@@ -63,6 +65,7 @@ pub async fn drive<G: OpGen>(
     progress: Arc<Progress>,
 ) -> Result<(Stats, G), BenchError> {
     let mut conn = Conn::open(&addr).await?;
+    conn.r.busy_poll(pace.busy_poll);
     let sem = Semaphore::new(pace.outstanding.max(1));
     let (tx, rx) = mpsc::unbounded_channel();
     let mut stats = Stats::default();

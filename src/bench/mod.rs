@@ -103,6 +103,11 @@ pub struct BenchArgs {
     /// that the latency of a lone session measures the server, not the generator's CPU waking.
     #[arg(long, default_value_t = crate::idle_poll::DEFAULT_MICROS)]
     pub idle_poll_micros: u64,
+    /// Microseconds a lone session (`--sessions 1`) polls its socket for each reply before it
+    /// sleeps (0 = off), so that the server's reply wakes no sleeping thread of the generator;
+    /// with more sessions they share threads, and none polls.
+    #[arg(long, default_value_t = 2000)]
+    pub busy_poll_micros: u64,
     /// Leave the nodes in place after the run.
     #[arg(long)]
     pub no_cleanup: bool,
@@ -182,6 +187,11 @@ pub async fn run(args: &BenchArgs) -> Result<Summary, BenchError> {
             .rate
             .filter(|r| *r > 0.0)
             .map(|r| Duration::from_secs_f64(args.sessions.max(1) as f64 / r)),
+        busy_poll: if args.sessions == 1 {
+            Duration::from_micros(args.busy_poll_micros)
+        } else {
+            Duration::ZERO
+        },
     };
     crate::idle_poll::start(Duration::from_micros(args.idle_poll_micros));
     if matches!(args.workload, Workload::Probe | Workload::ProbeWrite) {
@@ -301,6 +311,7 @@ async fn batch(
     let pace = Pace {
         outstanding: args.outstanding.max(100),
         period: None,
+        busy_poll: Duration::ZERO,
     };
     drive_all(&args.server, gens, pace, win, progress.clone()).await
 }
