@@ -251,7 +251,11 @@ pub async fn run(config: Config) -> io::Result<()> {
     ));
     tokio::spawn(crate::net::serve(shared.clone(), listener));
     crate::idle_poll::start(Duration::from_micros(shared.config.idle_poll_micros));
-    tokio::spawn(crate::idle_poll::poll_runtime());
+    if !ensemble {
+        // Not in an ensemble: members sharing a CPU poll each other's turns away (measured
+        // with three members on one CPU, see `idle_poll`).
+        tokio::spawn(crate::idle_poll::poll_runtime());
+    }
     if shared.config.admin_enabled {
         tokio::spawn(crate::ops::admin::serve(shared.clone()));
     }
