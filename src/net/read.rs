@@ -73,7 +73,10 @@ pub fn execute_on(
                     // GetDataResponse's encoding, from the lent value.
                     match data {
                         None => (-1i32).encode(o),
-                        Some(d) => d.encode(o),
+                        Some(d) => {
+                            (d.len() as i32).encode(o);
+                            bytes::BufMut::put_slice(o, d);
+                        }
                     }
                     stat.encode(o);
                 }
@@ -269,7 +272,7 @@ fn multi_read(
         let r = match op {
             MultiOp::GetData(g) => match tree.get_data(&g.path, ids) {
                 Ok((data, stat)) => OpResult::GetData(GetDataResponse {
-                    data: data.cloned(),
+                    data: data.map(bytes::Bytes::copy_from_slice),
                     stat,
                 }),
                 Err(e) => OpResult::Error(e.code()),

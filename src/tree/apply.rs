@@ -5,10 +5,11 @@
 //! failing sub-op rolls back the ones before it.
 
 use super::hash_order::{Removed, CHILDREN_INITIAL_LOG2, EPHEMERALS_INITIAL_LOG2};
-use super::{acl, path, ChildSet, DataTree, Kind, Node, CONTAINER_OWNER, MAX_TTL, TTL_MARK};
+use super::{
+    acl, path, AclList, ChildSet, DataTree, Kind, Node, CONTAINER_OWNER, MAX_TTL, TTL_MARK,
+};
 use crate::txn::{Txn, TxnOp};
 use bytes::Bytes;
-use std::sync::Arc;
 use zk_codec::records::*;
 use zk_codec::{
     perms, CreateMode, ErrorCode, EventType, MultiOp, MultiResponse, OpCode, OpResult, Request,
@@ -21,7 +22,7 @@ use zk_codec::{
 pub struct Event {
     pub kind: EventType,
     pub path: String,
-    pub acl: Arc<[Acl]>,
+    pub acl: AclList,
 }
 
 /// What applying one entry produced.
@@ -243,7 +244,7 @@ impl DataTree {
             pzxid: cx.zxid,
         };
         let node = Node {
-            data: r.data.clone(),
+            data: r.data.as_deref().map(Box::from),
             acl,
             stat,
             children: ChildSet::default(),
@@ -259,7 +260,7 @@ impl DataTree {
         let (parent_path, name) = path::split(full).expect("created paths contain a slash");
         let node_acl = node.acl.clone();
         self.index_kind(full, node.stat.ephemeral_owner, true);
-        let bytes = node.data.as_ref().map_or(0, Bytes::len);
+        let bytes = node.data_len();
         self.data_size += (full.len() + bytes) as u64;
         self.nodes.insert(full, node);
         let parent = self
@@ -282,7 +283,7 @@ impl DataTree {
         if full.starts_with(super::quota::QUOTA_ROOT) {
             // Creating a stats node fills in its data.
             self.quota_created(full);
-            bytes = self.nodes[full].data.as_ref().map_or(0, |d| d.len() as i64);
+            bytes = self.nodes[full].data_len() as i64;
         }
         if let Some(q) = self.quota_account(full, bytes, 1) {
             if let Some(u) = cx.undo.as_mut() {
@@ -383,7 +384,7 @@ impl DataTree {
         self.index_kind(target, node.stat.ephemeral_owner, false);
         self.data_size = self
             .data_size
-            .saturating_sub((target.len() + node.data.as_ref().map_or(0, Bytes::len)) as u64);
+            .saturating_sub((target.len() + node.data_len()) as u64);
         let parent = self
             .nodes
             .get_mut(parent_path)
@@ -395,7 +396,7 @@ impl DataTree {
         if target.starts_with(super::quota::QUOTA_ROOT) {
             self.quota_deleted(target);
         }
-        let bytes = node.data.as_ref().map_or(0, |d| d.len() as i64);
+        let bytes = node.data_len() as i64;
         if let Some(q) = self.quota_account(target, -bytes, -1) {
             if let Some(u) = cx.undo.as_mut() {
                 u.push(Undo::QuotaStats(q));
@@ -438,14 +439,14 @@ impl DataTree {
         }
         let new_len = data.as_ref().map_or(0, Bytes::len) as u64;
         let node = self.nodes.get_mut(target).expect("checked above");
-        let old_len = node.data.as_ref().map_or(0, Bytes::len) as u64;
+        let old_len = node.data_len() as u64;
         if let Some(u) = cx.undo.as_mut() {
             u.push(Undo::Changed {
                 path: target.to_string(),
                 node: node.clone(),
             });
         }
-        node.data = data;
+        node.data = data.as_deref().map(Box::from);
         node.stat.version = node.stat.version.wrapping_add(1);
         node.stat.mzxid = cx.zxid;
         node.stat.mtime = cx.time;
@@ -636,9 +637,9 @@ impl DataTree {
                 } => {
                     if let Some(node) = self.nodes.remove(path.as_str()) {
                         self.index_kind(&path, node.stat.ephemeral_owner, false);
-                        self.data_size = self.data_size.saturating_sub(
-                            (path.len() + node.data.as_ref().map_or(0, Bytes::len)) as u64,
-                        );
+                        self.data_size = self
+                            .data_size
+                            .saturating_sub((path.len() + node.data_len()) as u64);
                     }
                     if let Some((pp, name)) = path::split(&path) {
                         if let Some(p) = self.nodes.get_mut(pp) {
@@ -656,8 +657,7 @@ impl DataTree {
                     slot,
                 } => {
                     self.index_kind(&path, node.stat.ephemeral_owner, true);
-                    self.data_size +=
-                        (path.len() + node.data.as_ref().map_or(0, Bytes::len)) as u64;
+                    self.data_size += (path.len() + node.data_len()) as u64;
                     if let Some((pp, name)) = path::split(&path) {
                         if let Some(p) = self.nodes.get_mut(pp) {
                             match slot {
@@ -673,8 +673,8 @@ impl DataTree {
                 }
                 Undo::Changed { path, node } => {
                     if let Some(n) = self.nodes.get_mut(path.as_str()) {
-                        let old = n.data.as_ref().map_or(0, Bytes::len) as u64;
-                        let new = node.data.as_ref().map_or(0, Bytes::len) as u64;
+                        let old = n.data_len() as u64;
+                        let new = node.data_len() as u64;
                         self.data_size = (self.data_size + new).saturating_sub(old);
                         *n = node;
                     }

@@ -22,7 +22,6 @@ pub use acl::{allows as acl_allows, base64, digest_id};
 pub use apply::{Applied, Event};
 pub use snapshot::TreeView;
 
-use bytes::Bytes;
 use hash_order::{HashOrderSet, CHILDREN_INITIAL_LOG2};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -50,14 +49,31 @@ pub struct Options {
 /// One znode.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {
-    /// `None` when created with null data (kept distinct from empty).
-    pub data: Option<Bytes>,
-    pub acl: Arc<[Acl]>,
+    /// `None` when created with null data (kept distinct from empty). Its own allocation of
+    /// exactly its bytes, not a `Bytes`: a `Bytes` takes 16 bytes more in the node, and one
+    /// shared with the txn that wrote it carries a reference count allocation as well.
+    pub data: Option<Value>,
+    pub acl: AclList,
     /// Persisted stat: cversion counts creations; ephemeral_owner holds the internal markers.
     pub stat: StatPersisted,
     /// Names, listed in ZooKeeper's (Java hash set) order.
     pub children: ChildSet,
 }
+
+impl Node {
+    /// The value's length (0 for null data).
+    pub fn data_len(&self) -> usize {
+        self.data.as_ref().map_or(0, |d| d.len())
+    }
+}
+
+/// A node's ACL list, shared by every node with the same list. A thin pointer (a `Vec` behind
+/// the `Arc`, not a slice) keeps a node's entry within 128 bytes, the allocator's next size
+/// class down (8 bytes a node less in the entry, 32 in the allocation).
+pub type AclList = Arc<Vec<Acl>>;
+
+/// A node's value.
+pub type Value = Box<[u8]>;
 
 /// A node's child names.
 pub type ChildSet = HashOrderSet;
@@ -81,7 +97,7 @@ pub struct DataTree {
     ttls: HashSet<String>,
     /// Sessions created and not yet closed, with their timeouts (ms).
     sessions: HashMap<i64, i32>,
-    acls: HashSet<Arc<[Acl]>>,
+    acls: HashSet<AclList>,
     last_zxid: i64,
     data_size: u64,
     /// Paths with a quota (derived from /zookeeper/quota/**/zookeeper_limits nodes).
@@ -98,8 +114,8 @@ impl DataTree {
     /// change, as ZooKeeper does each time a quorum peer loads its database.
     pub fn set_config_data(&mut self, text: &str) {
         if let Some(n) = self.nodes.get_mut("/zookeeper/config") {
-            let old = n.data.as_ref().map_or(0, Bytes::len) as u64;
-            n.data = Some(Bytes::copy_from_slice(text.as_bytes()));
+            let old = n.data_len() as u64;
+            n.data = Some(Box::from(text.as_bytes()));
             self.data_size = self.data_size - old + text.len() as u64;
         }
     }
@@ -120,7 +136,7 @@ impl DataTree {
         };
         let open = t.intern(Acl::open_unsafe());
         let read = t.intern(Acl::read_unsafe());
-        let add = |t: &mut DataTree, path: &str, acl: Arc<[Acl]>, data: Option<Bytes>| {
+        let add = |t: &mut DataTree, path: &str, acl: AclList, data: Option<Value>| {
             t.nodes.insert(
                 path,
                 Node {
@@ -136,17 +152,17 @@ impl DataTree {
                 }
             }
         };
-        add(&mut t, "/", open.clone(), Some(Bytes::new()));
-        add(&mut t, "/zookeeper", open.clone(), Some(Bytes::new()));
-        add(&mut t, "/zookeeper/quota", open, Some(Bytes::new()));
-        add(&mut t, "/zookeeper/config", read, Some(Bytes::new()));
+        add(&mut t, "/", open.clone(), Some(Box::default()));
+        add(&mut t, "/zookeeper", open.clone(), Some(Box::default()));
+        add(&mut t, "/zookeeper/quota", open, Some(Box::default()));
+        add(&mut t, "/zookeeper/config", read, Some(Box::default()));
         if let Some(n) = t.nodes.get_mut("/zookeeper/config") {
             n.stat.aversion = -1;
         }
         t.data_size = t
             .nodes
             .iter()
-            .map(|(p, n)| (p.len() + n.data.as_ref().map_or(0, Bytes::len)) as u64)
+            .map(|(p, n)| (p.len() + n.data_len()) as u64)
             .sum();
         t
     }
@@ -230,7 +246,7 @@ impl DataTree {
             cversion: s.cversion.wrapping_mul(2).wrapping_sub(num_children),
             aversion: s.aversion,
             ephemeral_owner: owner,
-            data_length: node.data.as_ref().map_or(0, |d| d.len() as i32),
+            data_length: node.data_len() as i32,
             num_children,
             pzxid: s.pzxid,
         }
@@ -251,9 +267,9 @@ impl DataTree {
     /// getData: node exists, then READ. The value is lent, not cloned: the reply is encoded
     /// under the caller's lock, and a clone would write to the value's shared count (and give
     /// every value ever read a 24-byte count of its own).
-    pub fn get_data(&self, path: &str, ids: &[Id]) -> Result<(Option<&Bytes>, Stat), ErrorCode> {
+    pub fn get_data(&self, path: &str, ids: &[Id]) -> Result<(Option<&[u8]>, Stat), ErrorCode> {
         let node = self.readable(path, ids)?;
-        Ok((node.data.as_ref(), self.stat_of(node)))
+        Ok((node.data.as_deref(), self.stat_of(node)))
     }
 
     /// exists: a NUL gives BadArguments; no ACL check (ZooKeeper 3.8 answers exists on a node
@@ -351,11 +367,11 @@ impl DataTree {
     }
 
     /// Shares identical ACL lists between nodes.
-    fn intern(&mut self, acl: Vec<Acl>) -> Arc<[Acl]> {
-        if let Some(a) = self.acls.get(acl.as_slice()) {
+    fn intern(&mut self, acl: Vec<Acl>) -> AclList {
+        if let Some(a) = self.acls.get(&acl) {
             return a.clone();
         }
-        let a: Arc<[Acl]> = acl.into();
+        let a: AclList = Arc::new(acl);
         self.acls.insert(a.clone());
         a
     }

@@ -247,3 +247,12 @@ mod tests {
         assert_eq!(twice.keys().filter(|k| *k == "/a").count(), 1);
     }
 }
+#[cfg(test)]
+mod size {
+    /// An entry and its `Arc`'s two counts fill the allocator's 128-byte size class; one byte
+    /// more and every znode takes the 160-byte class.
+    #[test]
+    fn an_entry_fits_128_bytes_with_its_counts() {
+        assert!(std::mem::size_of::<super::Entry>() + 2 * std::mem::size_of::<usize>() <= 128);
+    }
+}

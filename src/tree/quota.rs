@@ -6,7 +6,6 @@
 //! (ZooKeeper's enforceQuota defaults to false).
 
 use super::{path, DataTree};
-use bytes::Bytes;
 
 pub(super) const QUOTA_ROOT: &str = "/zookeeper/quota";
 const LIMITS: &str = "zookeeper_limits";
@@ -16,7 +15,7 @@ const STATS: &str = "zookeeper_stats";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct StatsUndo {
     pub path: String,
-    pub data: Option<Bytes>,
+    pub data: Option<super::Value>,
 }
 
 fn stats_path(root: &str) -> String {
@@ -24,7 +23,7 @@ fn stats_path(root: &str) -> String {
 }
 
 /// `count=N,bytes=M` → (N, M); other keys are ignored, missing ones read as 0.
-fn parse_stats(data: Option<&Bytes>) -> (i64, i64) {
+fn parse_stats(data: Option<&[u8]>) -> (i64, i64) {
     let text = data
         .map(|d| String::from_utf8_lossy(d).into_owned())
         .unwrap_or_default();
@@ -62,12 +61,12 @@ impl DataTree {
         let root = self.quota_root_of(p)?.to_string();
         let sp = stats_path(&root);
         let node = self.nodes.get_mut(sp.as_str())?;
-        let (c, b) = parse_stats(node.data.as_ref());
-        let old = node.data.replace(Bytes::from(format!(
-            "count={},bytes={}",
-            c + count,
-            b + bytes
-        )));
+        let (c, b) = parse_stats(node.data.as_deref());
+        let old = node.data.replace(
+            format!("count={},bytes={}", c + count, b + bytes)
+                .into_bytes()
+                .into(),
+        );
         Some(StatsUndo {
             path: sp,
             data: old,
@@ -90,7 +89,7 @@ impl DataTree {
             STATS => {
                 let (count, bytes) = self.subtree_figures(root);
                 if let Some(n) = self.nodes.get_mut(full) {
-                    n.data = Some(Bytes::from(format!("count={count},bytes={bytes}")));
+                    n.data = Some(format!("count={count},bytes={bytes}").into_bytes().into());
                 }
             }
             _ => {}
@@ -137,7 +136,7 @@ impl DataTree {
                 continue;
             };
             count += 1;
-            bytes += n.data.as_ref().map_or(0, |d| d.len() as i64);
+            bytes += n.data_len() as i64;
             for c in n.children.iter() {
                 stack.push(path::join(&p, c));
             }

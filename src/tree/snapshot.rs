@@ -24,8 +24,8 @@
 
 use super::hash_order::CHILDREN_INITIAL_LOG2;
 use super::node_map::{Entry, View};
-use super::{prefetch, ChildSet, DataTree, Node, Options};
-use bytes::{BufMut, Bytes, BytesMut};
+use super::{prefetch, AclList, ChildSet, DataTree, Node, Options, Value};
+use bytes::{BufMut, BytesMut};
 use std::collections::HashMap;
 use std::sync::Arc;
 use zk_codec::records::{Acl, StatPersisted};
@@ -55,7 +55,7 @@ fn parse_chunk(
     bytes: &[u8],
     count: usize,
     version: i32,
-    table: &[Arc<[Acl]>],
+    table: &[AclList],
     mut sink: impl FnMut(Parsed),
 ) -> Result<(), DecodeError> {
     let mut r = Reader(bytes);
@@ -163,7 +163,7 @@ fn put_node(out: &mut BytesMut, path: &str, n: &Node, acl_index: i32) {
 pub struct TreeView {
     last_zxid: i64,
     sessions: Vec<(i64, i32)>,
-    acls: Vec<Arc<[Acl]>>,
+    acls: Vec<AclList>,
     nodes: View,
 }
 
@@ -296,7 +296,7 @@ impl DataTree {
             let id = r.i64()?;
             t.sessions.insert(id, r.i32()?);
         }
-        let mut table: Vec<Arc<[Acl]>> = Vec::new();
+        let mut table: Vec<AclList> = Vec::new();
         for _ in 0..r.i32()?.max(0) {
             let list = <Vec<Acl>>::decode_next(&mut r.0, lim)?;
             let a = t.intern(list);
@@ -323,7 +323,7 @@ impl DataTree {
         let mut add = |e: Parsed| {
             let (path, node) = (e.path(), &e.node);
             linked += node.children.len();
-            t.data_size += (path.len() + node.data.as_ref().map_or(0, Bytes::len)) as u64;
+            t.data_size += (path.len() + node.data_len()) as u64;
             t.index_kind(path, node.stat.ephemeral_owner, true);
             parsed.push((hasher.hash_one(path), e));
         };
@@ -412,12 +412,12 @@ impl<'a> Reader<'a> {
         std::str::from_utf8(self.take(n)?).map_err(|_| DecodeError::Invalid("path is not UTF-8"))
     }
 
-    fn data(&mut self) -> Result<Option<Bytes>, DecodeError> {
+    fn data(&mut self) -> Result<Option<Value>, DecodeError> {
         let n = self.i32()?;
         if n < 0 {
             return Ok(None);
         }
-        Ok(Some(Bytes::copy_from_slice(self.take(n as usize)?)))
+        Ok(Some(Box::from(self.take(n as usize)?)))
     }
 
     fn u8(&mut self) -> Result<u8, DecodeError> {
@@ -457,13 +457,13 @@ impl<'a> Reader<'a> {
     }
 
     /// A node's value; null is -1 in version 2, 0 (lengths are stored plus one) since.
-    fn value(&mut self, fixed: bool) -> Result<Option<Bytes>, DecodeError> {
+    fn value(&mut self, fixed: bool) -> Result<Option<Value>, DecodeError> {
         if fixed {
             return self.data();
         }
         match self.count(false, "data length")? {
             0 => Ok(None),
-            n => Ok(Some(Bytes::copy_from_slice(self.take(n - 1)?))),
+            n => Ok(Some(Box::from(self.take(n - 1)?))),
         }
     }
 
@@ -566,7 +566,10 @@ mod tests {
     /// Version 2's node encoding, for the test that such snapshots still load.
     fn put_node_fixed(out: &mut BytesMut, path: &str, n: &Node, acl_index: i32) {
         path.to_string().encode(out);
-        n.data.encode(out);
+        n.data
+            .as_deref()
+            .map(bytes::Bytes::copy_from_slice)
+            .encode(out);
         out.put_i32(acl_index);
         n.stat.encode(out);
         out.put_i32(n.children.len() as i32);
