@@ -66,6 +66,22 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// The start of the clock's next millisecond, once it has begun. A scenario starts there, so
+/// that a time stamped by the previous scenario's last write, even in the millisecond this one
+/// was called, reads as "old", and every time stamped during this one as "T" (both servers
+/// read the same wall clock). A slack of 5 ms before the start made a node the previous
+/// scenario had just written look written by this one, whenever a server answered fast enough.
+fn next_ms() -> i64 {
+    let now = now_ms();
+    loop {
+        let t = now_ms();
+        if t > now {
+            return t;
+        }
+        std::hint::spin_loop();
+    }
+}
+
 /// Runs `sc` against `addr`; the transcript, one line per observation.
 pub fn run(addr: SocketAddr, sc: &Scenario) -> Vec<String> {
     let mut cx = Ctx {
@@ -74,7 +90,7 @@ pub fn run(addr: SocketAddr, sc: &Scenario) -> Vec<String> {
         sessions: BTreeMap::new(),
         names: HashMap::new(),
         base: None,
-        start_ms: now_ms() - 5,
+        start_ms: next_ms(),
     };
     for step in &sc.steps {
         if let Err(e) = cx.step(step) {
@@ -1034,6 +1050,17 @@ mod tests {
         assert_eq!(cx.zx(99), "old");
         assert_eq!(cx.time(now_ms()), "T");
         assert_eq!(cx.time(1), "old");
+        let start = next_ms();
+        let cx = Ctx {
+            start_ms: start,
+            ..cx
+        };
+        assert_eq!(
+            cx.time(start - 1),
+            "old",
+            "the millisecond before the start"
+        );
+        assert_eq!(cx.time(start), "T");
         assert_eq!(cx.sid(77), "@A");
         assert_eq!(cx.sid(5), "@?");
     }
