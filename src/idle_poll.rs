@@ -14,9 +14,9 @@
 //! of sleeping in `epoll_wait`. A request that arrives then wakes no sleeping thread: the
 //! client's send skips the wake-up interrupt, and the worker skips waking up (get-1x1 p50
 //! 24-29 -> 18-19 µs, set-1x1 median 204 -> 189 µs, 4x100 throughput unchanged: a yielding
-//! task runs only when the worker has nothing else to run). It runs at ordinary priority, so every turn also
-//! yields the CPU (`sched_yield`) to any thread waiting for it, such as the log writer woken
-//! at the end of its fdatasync. Standalone servers only: three ensemble members pinned to one
+//! task runs only when the worker has nothing else to run). It runs at ordinary priority, so
+//! every turn also yields the CPU (`sched_yield`) to any thread waiting for it, such as the log
+//! writer woken at the end of its fdatasync. Standalone servers only: three ensemble members pinned to one
 //! CPU (as `scripts/bench-ensemble` runs them) each polling at ordinary priority took turns
 //! from each other and from the leader's work (set-1x1 p50 635 and 727 µs against 598 and 556
 //! without, in alternating runs). Telling such contention apart from the server's own

@@ -148,16 +148,24 @@ pub fn decode_slice(input: &[u8], lim: Limits) -> Res<'_, Option<&[u8]>> {
     }
 }
 
+/// Encodes a raw buffer from a borrowed slice (`None` = null): [`decode_slice`]'s inverse.
+pub fn encode_slice(out: &mut BytesMut, data: Option<&[u8]>) {
+    match data {
+        None => out.put_i32(-1),
+        Some(b) => {
+            put_len(out, b.len());
+            out.put_slice(b);
+        }
+    }
+}
+
 impl Jute for Option<Bytes> {
     fn decode(input: &[u8], lim: Limits) -> Res<'_, Self> {
         let (rest, s) = decode_slice(input, lim)?;
         Ok((rest, s.map(Bytes::copy_from_slice)))
     }
     fn encode(&self, out: &mut BytesMut) {
-        match self {
-            None => out.put_i32(-1),
-            Some(b) => b.encode(out),
-        }
+        encode_slice(out, self.as_deref());
     }
 }
 
@@ -167,8 +175,7 @@ impl Jute for Bytes {
         Ok((rest, b.unwrap_or_default()))
     }
     fn encode(&self, out: &mut BytesMut) {
-        put_len(out, self.len());
-        out.put_slice(self);
+        encode_slice(out, Some(self));
     }
 }
 

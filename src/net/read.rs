@@ -71,13 +71,7 @@ pub fn execute_on(
             reply_with(out, xid, zxid, err, |o| {
                 if let Ok((data, stat)) = &res {
                     // GetDataResponse's encoding, from the lent value.
-                    match data {
-                        None => (-1i32).encode(o),
-                        Some(d) => {
-                            (d.len() as i32).encode(o);
-                            bytes::BufMut::put_slice(o, d);
-                        }
-                    }
+                    zk_codec::jute::encode_slice(o, *data);
                     stat.encode(o);
                 }
             });

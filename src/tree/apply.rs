@@ -9,7 +9,6 @@ use super::{
     acl, path, AclList, ChildSet, DataTree, Kind, Node, CONTAINER_OWNER, MAX_TTL, TTL_MARK,
 };
 use crate::txn::{Txn, TxnOp};
-use bytes::Bytes;
 use zk_codec::records::*;
 use zk_codec::{
     perms, CreateMode, ErrorCode, EventType, MultiOp, MultiResponse, OpCode, OpResult, Request,
@@ -150,7 +149,7 @@ impl DataTree {
             }
             Request::SetData(r) => {
                 check_session()?;
-                let stat = self.set_data(cx, &r.path, r.data.clone(), r.version)?;
+                let stat = self.set_data(cx, &r.path, r.data.as_deref(), r.version)?;
                 Ok(Response::Stat(StatResponse { stat }))
             }
             Request::SetAcl(r) => {
@@ -426,7 +425,7 @@ impl DataTree {
         &mut self,
         cx: &mut Cx<'_>,
         target: &str,
-        data: Option<Bytes>,
+        data: Option<&[u8]>,
         version: i32,
     ) -> OpResultOf<Stat> {
         path::validate(target).map_err(|_| ErrorCode::BadArguments)?;
@@ -437,7 +436,7 @@ impl DataTree {
         if version != -1 && version != node.stat.version {
             return Err(ErrorCode::BadVersion);
         }
-        let new_len = data.as_ref().map_or(0, Bytes::len) as u64;
+        let new_len = data.map_or(0, <[u8]>::len) as u64;
         let node = self.nodes.get_mut(target).expect("checked above");
         let old_len = node.data_len() as u64;
         if let Some(u) = cx.undo.as_mut() {
@@ -446,7 +445,7 @@ impl DataTree {
                 node: node.clone(),
             });
         }
-        node.data = data.as_deref().map(Box::from);
+        node.data = data.map(Box::from);
         node.stat.version = node.stat.version.wrapping_add(1);
         node.stat.mzxid = cx.zxid;
         node.stat.mtime = cx.time;
@@ -581,7 +580,7 @@ impl DataTree {
                 .delete(cx, &r.path, r.version)
                 .map(|_| OpResult::Delete),
             MultiOp::SetData(r) => self
-                .set_data(cx, &r.path, r.data.clone(), r.version)
+                .set_data(cx, &r.path, r.data.as_deref(), r.version)
                 .map(|stat| OpResult::SetData(StatResponse { stat })),
             MultiOp::Check(r) => self
                 .check_version(cx, &r.path, r.version)

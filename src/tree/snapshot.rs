@@ -566,10 +566,7 @@ mod tests {
     /// Version 2's node encoding, for the test that such snapshots still load.
     fn put_node_fixed(out: &mut BytesMut, path: &str, n: &Node, acl_index: i32) {
         path.to_string().encode(out);
-        n.data
-            .as_deref()
-            .map(bytes::Bytes::copy_from_slice)
-            .encode(out);
+        zk_codec::jute::encode_slice(out, n.data.as_deref());
         out.put_i32(acl_index);
         n.stat.encode(out);
         out.put_i32(n.children.len() as i32);
