@@ -377,9 +377,9 @@ mod tests {
         assert!(quota::sets_limit(cfs, "200000\n"));
     }
 
-    #[test]
-    fn runtime_poller_sleeps_when_quiet_wakes_on_touch_and_lets_other_tasks_run() {
-        let p: &'static Poll = Box::leak(Box::new(Poll::new(Duration::from_micros(200))));
+    /// Runs `p`'s polling task on a current-thread runtime of its own, beside a task that
+    /// sends a tick every millisecond.
+    fn runtime_with_poller(p: &'static Poll) -> std::sync::mpsc::Receiver<()> {
         let (tick, ticks) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
@@ -393,6 +393,13 @@ mod tests {
                 }
             });
         });
+        ticks
+    }
+
+    #[test]
+    fn runtime_poller_sleeps_when_quiet_and_wakes_on_touch() {
+        let p: &'static Poll = Box::leak(Box::new(Poll::new(Duration::from_micros(200))));
+        let _ticks = runtime_with_poller(p);
         assert!(
             eventually(|| p.task_parked.load(SeqCst)),
             "never went to sleep"
@@ -405,13 +412,26 @@ mod tests {
                 "did not sleep again"
             );
         }
-        // Held awake for 100 ms: the runtime's timers and other tasks still run meanwhile.
+    }
+
+    #[test]
+    fn runtime_poller_held_awake_lets_other_tasks_run() {
+        // A window far longer than the test: the task may sleep only if a touch were lost
+        // (with a 200 µs window, this thread merely being preempted would let it sleep).
+        let p: &'static Poll = Box::leak(Box::new(Poll::new(Duration::from_secs(30))));
+        let ticks = runtime_with_poller(p);
+        assert!(
+            eventually(|| p.task_parked.load(SeqCst)),
+            "never went to sleep"
+        );
+        p.touch();
+        assert!(eventually(|| !p.active.load(SeqCst)), "activity not seen");
         while ticks.try_recv().is_ok() {}
         let end = Instant::now() + Duration::from_millis(100);
         let mut n = 0;
         while Instant::now() < end {
             p.touch();
-            assert!(!p.task_parked.load(SeqCst) || p.active.load(SeqCst));
+            assert!(!p.task_parked.load(SeqCst), "slept while held awake");
             while ticks.try_recv().is_ok() {
                 n += 1;
             }
