@@ -17,6 +17,7 @@ pub mod housekeeping;
 pub mod idle_poll;
 pub mod net;
 pub mod ops;
+pub mod os_memory;
 pub mod replication;
 pub mod server;
 pub mod session;

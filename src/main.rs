@@ -46,6 +46,12 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    rzk::os_memory::set_collector(|| {
+        // mimalloc ignores a collection asked by a thread that has never allocated.
+        drop(std::hint::black_box(Box::new(0u8)));
+        // Forced: also purges what is waiting out the purge delay (see `rzk::os_memory`).
+        unsafe { libmimalloc_sys::mi_collect(true) }
+    });
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {

@@ -256,6 +256,19 @@ pub async fn run(config: Config) -> io::Result<()> {
         // with three members on one CPU, see `idle_poll`).
         tokio::spawn(crate::idle_poll::poll_runtime());
     }
+    // Requests, writes (a follower applies them without requests) and snapshots (the end of
+    // one frees the copies writes made meanwhile).
+    let activity = shared.clone();
+    crate::os_memory::collect_when_quiet(move || {
+        use std::sync::atomic::Ordering::Relaxed;
+        let stats = &activity.stats;
+        (
+            stats.packets_received.load(Relaxed),
+            activity.last_zxid(),
+            stats.last_snapshot_zxid.load(Relaxed),
+            stats.last_snapshot_secs.load(Relaxed),
+        )
+    });
     if shared.config.admin_enabled {
         tokio::spawn(crate::ops::admin::serve(shared.clone()));
     }
