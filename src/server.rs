@@ -94,7 +94,8 @@ async fn start_raft(
     let fresh = log.is_empty() && applied.last.is_none();
     log.set_purged_if_empty(applied.last);
     let sm = StateMachine::new(shared.clone(), applied, snap_dir.to_path_buf())
-        .with_preloaded(preloaded);
+        .with_preloaded(preloaded)
+        .with_applied_marker(log.applied_marker());
     sm.spawn_idle_snapshots();
     let raft = Raft::new(
         STANDALONE_ID,

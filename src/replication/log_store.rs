@@ -24,13 +24,22 @@ use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::ops::RangeBounds;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use tokio::sync::oneshot;
 
 type E = Entry<TypeConfig>;
 
-/// Entries kept decoded in memory (each a batch of up to 1000 txns).
+/// At most this many entries (each a batch of up to 1000 txns) are kept decoded in memory...
 const IN_MEMORY: usize = 256;
+
+/// ...and, of those already applied, at most this many bytes of their log records: decoded, a
+/// txn takes about three times its record (its request's own allocations, the session's
+/// identities), and 256 batches of a create load held 33 MB, i.e. 33 bytes per znode of a
+/// 1M-znode server that had just been loaded. Entries not yet applied stay, as the state
+/// machine is about to read them (reading them back from the log file, behind the fsyncs, cost
+/// 5% of create throughput). An entry read after it was dropped comes back from the file.
+const IN_MEMORY_BYTES: usize = 1 << 20;
 
 type ReadBack = Result<Vec<(u64, Vec<u8>)>, DiskError>;
 
@@ -49,8 +58,10 @@ enum Cmd {
 struct Inner {
     /// Every entry not purged, by index.
     ids: BTreeMap<u64, LogId<u64>>,
-    /// The newest of them, decoded.
-    entries: BTreeMap<u64, E>,
+    /// The newest of them, decoded, each with the length of its log record.
+    entries: BTreeMap<u64, (E, usize)>,
+    /// The sum of those lengths.
+    entry_bytes: usize,
     last_purged: Option<LogId<u64>>,
     vote: Option<Vote<u64>>,
 }
@@ -63,6 +74,8 @@ pub struct LogStore {
     /// In an ensemble: where this member's own entries go to reach the followers while the
     /// WAL thread syncs them ([`super::peer::early`]).
     early: Option<EarlyAppends>,
+    /// The last index the state machine applied ([`LogStore::applied_marker`]).
+    applied: Arc<AtomicU64>,
 }
 
 fn fatal(e: &DiskError) -> ! {
@@ -97,13 +110,13 @@ impl LogStore {
         // Only the log ids are kept while reading; which entries to decode is known once the
         // last index is: those after `applied` and the newest IN_MEMORY.
         let mut ids: Vec<(u64, LogId<u64>)> = Vec::new();
-        let mut tail: Vec<(u64, Entry<TypeConfig>)> = Vec::new();
+        let mut tail: Vec<(u64, (Entry<TypeConfig>, usize))> = Vec::new();
         let mut wal = Wal::open_visiting(&log_dir, segment_bytes, &mut |index, bytes| {
             let corrupt = |err| corrupt_entry(dir, index, err);
             if applied.is_some_and(|a| index > a) {
                 let e = wire::decode_entry(bytes).map_err(corrupt)?;
                 ids.push((index, e.log_id));
-                tail.push((index, e));
+                tail.push((index, (e, bytes.len())));
             } else {
                 ids.push((
                     index,
@@ -126,17 +139,28 @@ impl LogStore {
             vote,
             ..Default::default()
         };
-        // The newest IN_MEMORY stay decoded even when the snapshot covers them (a follower a
-        // moment behind reads them); they are few, so read back.
+        // The newest stay decoded even when the snapshot covers them (a follower a moment
+        // behind reads them), within the same bounds as while running; they are few, so read
+        // back.
         let decoded_from = tail.first().map_or(u64::MAX, |(i, _)| *i);
         let window_from = ids.len().saturating_sub(IN_MEMORY);
-        for (index, _) in ids[window_from..].iter().filter(|(i, _)| *i < decoded_from) {
+        let mut budget = IN_MEMORY_BYTES.saturating_sub(tail.iter().map(|(_, (_, n))| n).sum());
+        for (index, _) in ids[window_from..]
+            .iter()
+            .rev()
+            .filter(|(i, _)| *i < decoded_from)
+        {
             let bytes = wal.read(*index)?;
+            let Some(left) = budget.checked_sub(bytes.len()) else {
+                break;
+            };
+            budget = left;
             let e = wire::decode_entry(&bytes).map_err(|err| corrupt_entry(dir, *index, err))?;
-            inner.entries.insert(*index, e);
+            inner.entries.insert(*index, (e, bytes.len()));
         }
         inner.ids.extend(ids);
         inner.entries.extend(tail);
+        inner.count_entry_bytes();
         if let Some((_, first)) = inner.ids.first_key_value() {
             // Everything before the first kept entry was purged after a snapshot.
             if first.index > 0 {
@@ -159,6 +183,7 @@ impl LogStore {
             inner: Arc::new(Mutex::new(inner)),
             tx,
             early: None,
+            applied: Arc::default(),
         })
     }
 
@@ -167,6 +192,12 @@ impl LogStore {
     pub fn with_early_appends(mut self, early: EarlyAppends) -> LogStore {
         self.early = Some(early);
         self
+    }
+
+    /// Where the state machine records the last index it applied, so that the entries up to
+    /// it may be dropped from memory.
+    pub fn applied_marker(&self) -> Arc<AtomicU64> {
+        self.applied.clone()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -193,7 +224,7 @@ impl LogStore {
         self.lock()
             .entries
             .range(index + 1..)
-            .map(|(_, e)| match &e.payload {
+            .map(|(_, (e, _))| match &e.payload {
                 openraft::EntryPayload::Normal(batch) => batch.0.len(),
                 _ => 0,
             })
@@ -302,7 +333,7 @@ impl RaftLogReader<TypeConfig> for LogStore {
             let mut missing = Vec::new();
             for &index in g.ids.range(range).map(|(i, _)| i) {
                 match g.entries.get(&index) {
-                    Some(e) => {
+                    Some((e, _)) => {
                         found.insert(index, e.clone());
                     }
                     None => missing.push(index),
@@ -326,11 +357,23 @@ fn read_err(e: impl std::fmt::Display) -> StorageError<u64> {
 }
 
 impl Inner {
-    /// Drops the oldest decoded entries beyond [`IN_MEMORY`] (they stay on disk).
-    fn evict(&mut self) {
-        while self.entries.len() > IN_MEMORY {
-            self.entries.pop_first();
+    /// Drops the oldest decoded entries beyond [`IN_MEMORY`], and applied ones (up to
+    /// `applied`) beyond [`IN_MEMORY_BYTES`] (they stay on disk).
+    fn evict(&mut self, applied: u64) {
+        while let Some((&oldest, _)) = self.entries.first_key_value() {
+            let over_bytes = self.entry_bytes > IN_MEMORY_BYTES && oldest <= applied;
+            if self.entries.len() <= IN_MEMORY && !over_bytes {
+                break;
+            }
+            if let Some((_, (_, n))) = self.entries.pop_first() {
+                self.entry_bytes -= n;
+            }
         }
+    }
+
+    /// Recomputes [`Inner::entry_bytes`] after entries were split off.
+    fn count_entry_bytes(&mut self) {
+        self.entry_bytes = self.entries.values().map(|(_, n)| n).sum();
     }
 }
 
@@ -393,14 +436,18 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                 }
                 let mut out = BytesMut::with_capacity(128);
                 wire::encode_entry(&e, &mut out);
+                let len = out.len();
                 records.push((e.log_id.index, out.to_vec()));
                 g.ids.insert(e.log_id.index, e.log_id);
                 if self.early.is_some() {
                     early.push(e.clone());
                 }
-                g.entries.insert(e.log_id.index, e);
+                if let Some((_, old)) = g.entries.insert(e.log_id.index, (e, len)) {
+                    g.entry_bytes -= old;
+                }
+                g.entry_bytes += len;
             }
-            g.evict();
+            g.evict(self.applied.load(Ordering::Acquire));
             (g.vote, prev)
         };
         self.tx
@@ -416,6 +463,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         {
             let mut g = self.lock();
             g.entries.split_off(&log_id.index);
+            g.count_entry_bytes();
             g.ids.split_off(&log_id.index);
         }
         let (tx, rx) = oneshot::channel();
@@ -430,6 +478,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             let mut g = self.lock();
             let keep = g.entries.split_off(&(log_id.index + 1));
             g.entries = keep;
+            g.count_entry_bytes();
             let keep = g.ids.split_off(&(log_id.index + 1));
             g.ids = keep;
             g.last_purged = Some(log_id);
@@ -443,6 +492,47 @@ mod tests {
     use super::*;
     use openraft::{EntryPayload, LeaderId};
 
+    fn blank(i: u64) -> E {
+        Entry {
+            log_id: LogId::new(LeaderId::new(1 + i / 100, 1), i),
+            payload: EntryPayload::Blank,
+        }
+    }
+
+    #[test]
+    fn decoded_entries_are_bounded_by_count_and_applied_ones_by_log_bytes() {
+        let mut g = Inner::default();
+        let add = |g: &mut Inner, i: u64, n: usize| {
+            g.entries.insert(i, (blank(i), n));
+            g.entry_bytes += n;
+            // Applied up to the one before.
+            g.evict(i - 1);
+        };
+        let keys = |g: &Inner| g.entries.keys().copied().collect::<Vec<_>>();
+        for i in 1..=10 {
+            add(&mut g, i, 300 << 10);
+        }
+        assert_eq!(keys(&g), [8, 9, 10]);
+        assert_eq!(g.entry_bytes, 900 << 10);
+        add(&mut g, 11, 5 << 20);
+        assert_eq!(keys(&g), [11], "the newest stays whatever its size");
+        // Not yet applied: kept beyond the bytes, not beyond the count.
+        for i in 12..=14 {
+            g.entries.insert(i, (blank(i), 1 << 20));
+            g.entry_bytes += 1 << 20;
+            g.evict(11);
+        }
+        assert_eq!(keys(&g), [12, 13, 14]);
+        for i in 15..12 + IN_MEMORY as u64 * 2 {
+            add(&mut g, i, 10);
+        }
+        assert_eq!(g.entries.len(), IN_MEMORY);
+        assert_eq!(g.entry_bytes, IN_MEMORY * 10);
+        g.entries.split_off(&(12 + IN_MEMORY as u64 * 2 - 5));
+        g.count_entry_bytes();
+        assert_eq!(g.entry_bytes, (IN_MEMORY - 5) * 10);
+    }
+
     #[tokio::test]
     async fn reopened_store_keeps_the_replay_decoded_and_reads_older_entries_back() {
         let dir = std::env::temp_dir().join(format!("rzk-logstore-{}", std::process::id()));
@@ -452,12 +542,8 @@ mod tests {
             let (mut wal, _) = Wal::open(&dir.join("log"), 1 << 20).unwrap();
             let records: Vec<(u64, Vec<u8>)> = (1..=total)
                 .map(|i| {
-                    let e: Entry<TypeConfig> = Entry {
-                        log_id: LogId::new(LeaderId::new(1 + i / 100, 1), i),
-                        payload: EntryPayload::Blank,
-                    };
                     let mut out = BytesMut::new();
-                    wire::encode_entry(&e, &mut out);
+                    wire::encode_entry(&blank(i), &mut out);
                     (i, out.to_vec())
                 })
                 .collect();
@@ -480,7 +566,18 @@ mod tests {
         drop(store);
         // Without a known snapshot point only the newest IN_MEMORY are decoded.
         let store = LogStore::open(&dir, 1 << 20, false).unwrap();
-        assert_eq!(store.lock().entries.len(), IN_MEMORY);
+        {
+            let g = store.lock();
+            assert_eq!(g.entries.len(), IN_MEMORY);
+            let first = *g.entries.keys().next().unwrap();
+            assert_eq!(first, total - IN_MEMORY as u64 + 1, "the newest, not any");
+            let record = |i| {
+                let mut out = BytesMut::new();
+                wire::encode_entry(&blank(i), &mut out);
+                out.len()
+            };
+            assert_eq!(g.entry_bytes, (first..=total).map(record).sum::<usize>());
+        }
         drop(store);
         let _ = std::fs::remove_dir_all(&dir);
     }

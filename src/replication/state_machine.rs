@@ -47,6 +47,8 @@ pub struct StateMachine {
     /// first answer carries the meta and no data instead of reading hundreds of megabytes again;
     /// later requests (a follower to catch up) read the file.
     preloaded: Arc<Mutex<Preloaded>>,
+    /// Told the last index applied: the log store keeps entries in memory until then.
+    log_applied: Arc<AtomicU64>,
 }
 
 /// How long writes must have stopped before an idle snapshot.
@@ -131,7 +133,16 @@ impl StateMachine {
             dir,
             since_snapshot: Arc::new(AtomicU64::new(0)),
             preloaded: Arc::new(Mutex::new(None)),
+            log_applied: Arc::default(),
         }
+    }
+
+    /// Reports each applied index to the log store ([`LogStore::applied_marker`]).
+    ///
+    /// [`LogStore::applied_marker`]: super::log_store::LogStore::applied_marker
+    pub fn with_applied_marker(mut self, marker: Arc<AtomicU64>) -> StateMachine {
+        self.log_applied = marker;
+        self
     }
 
     /// Hands over the snapshot bytes start-up read (see `preloaded`).
@@ -288,12 +299,14 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     {
         let mut txns = 0u64;
         let mut count = 0;
+        let mut last = None;
         {
             let mut tree = self.shared.write_tree();
             let mut applied = self.applied.lock().unwrap_or_else(|e| e.into_inner());
             for entry in entries {
                 count += 1;
                 applied.last = Some(entry.log_id);
+                last = Some(entry.log_id.index);
                 match entry.payload {
                     EntryPayload::Blank => {}
                     EntryPayload::Membership(m) => {
@@ -321,6 +334,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     }
                 }
             }
+        }
+        if let Some(index) = last {
+            self.log_applied.store(index, Ordering::Release);
         }
         self.count_towards_snapshot(txns);
         Ok(vec![(); count])
