@@ -6,7 +6,7 @@
 
 use super::hash_order::{Removed, CHILDREN_INITIAL_LOG2, EPHEMERALS_INITIAL_LOG2};
 use super::{
-    acl, path, AclList, ChildSet, DataTree, Kind, Node, CONTAINER_OWNER, MAX_TTL, TTL_MARK,
+    acl, path, AclList, ChildSet, DataTree, Kind, Node, Value, CONTAINER_OWNER, MAX_TTL, TTL_MARK,
 };
 use crate::txn::{Txn, TxnOp};
 use zk_codec::records::*;
@@ -243,7 +243,7 @@ impl DataTree {
             pzxid: cx.zxid,
         };
         let node = Node {
-            data: r.data.as_deref().map(Box::from),
+            data: r.data.as_deref().map(Value::from),
             acl,
             stat,
             children: ChildSet::default(),
@@ -445,7 +445,7 @@ impl DataTree {
                 node: node.clone(),
             });
         }
-        node.data = data.map(Box::from);
+        node.data = data.map(Value::from);
         node.stat.version = node.stat.version.wrapping_add(1);
         node.stat.mzxid = cx.zxid;
         node.stat.mtime = cx.time;

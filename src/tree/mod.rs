@@ -17,6 +17,7 @@ pub mod path;
 mod prefetch;
 mod quota;
 mod snapshot;
+pub mod thin;
 
 pub use acl::{allows as acl_allows, base64, digest_id};
 pub use apply::{Applied, Event};
@@ -73,7 +74,7 @@ impl Node {
 pub type AclList = Arc<Vec<Acl>>;
 
 /// A node's value.
-pub type Value = Box<[u8]>;
+pub type Value = thin::ThinBytes;
 
 /// A node's child names.
 pub type ChildSet = HashOrderSet;
@@ -115,7 +116,7 @@ impl DataTree {
     pub fn set_config_data(&mut self, text: &str) {
         if let Some(n) = self.nodes.get_mut("/zookeeper/config") {
             let old = n.data_len() as u64;
-            n.data = Some(Box::from(text.as_bytes()));
+            n.data = Some(Value::from(text.as_bytes()));
             self.data_size = self.data_size - old + text.len() as u64;
         }
     }
@@ -152,10 +153,10 @@ impl DataTree {
                 }
             }
         };
-        add(&mut t, "/", open.clone(), Some(Box::default()));
-        add(&mut t, "/zookeeper", open.clone(), Some(Box::default()));
-        add(&mut t, "/zookeeper/quota", open, Some(Box::default()));
-        add(&mut t, "/zookeeper/config", read, Some(Box::default()));
+        add(&mut t, "/", open.clone(), Some(Value::default()));
+        add(&mut t, "/zookeeper", open.clone(), Some(Value::default()));
+        add(&mut t, "/zookeeper/quota", open, Some(Value::default()));
+        add(&mut t, "/zookeeper/config", read, Some(Value::default()));
         if let Some(n) = t.nodes.get_mut("/zookeeper/config") {
             n.stat.aversion = -1;
         }

@@ -5,6 +5,7 @@
 //! stays consistent. One pointer per table slot (a path `Arc<str>` and a node `Arc` before: 32
 //! bytes a slot, two allocations and two counts per node).
 
+use super::thin::ThinStr;
 use super::{prefetch, Node};
 use hashbrown::hash_table::{self, HashTable};
 use std::sync::Arc;
@@ -24,7 +25,7 @@ pub type View = Vec<Arc<Entry>>;
 /// A node and its path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
-    path: Box<str>,
+    path: ThinStr,
     pub node: Node,
 }
 
@@ -143,7 +144,7 @@ impl NodeMap {
                 hash_table::Entry::Vacant(e) => {
                     e.insert(entry);
                 }
-                hash_table::Entry::Occupied(_) => return Err(entry.path.clone()),
+                hash_table::Entry::Occupied(_) => return Err(entry.path.as_str().into()),
             }
         }
         Ok(())
@@ -249,10 +250,10 @@ mod tests {
 }
 #[cfg(test)]
 mod size {
-    /// An entry and its `Arc`'s two counts fill the allocator's 128-byte size class; one byte
-    /// more and every znode takes the 160-byte class.
+    /// An entry and its `Arc`'s two counts fill the allocator's 112-byte size class (thin
+    /// path and value, see `thin`); one byte more and every znode takes the 128-byte class.
     #[test]
-    fn an_entry_fits_128_bytes_with_its_counts() {
-        assert!(std::mem::size_of::<super::Entry>() + 2 * std::mem::size_of::<usize>() <= 128);
+    fn an_entry_fits_112_bytes_with_its_counts() {
+        assert!(std::mem::size_of::<super::Entry>() + 2 * std::mem::size_of::<usize>() <= 112);
     }
 }

@@ -417,7 +417,7 @@ impl<'a> Reader<'a> {
         if n < 0 {
             return Ok(None);
         }
-        Ok(Some(Box::from(self.take(n as usize)?)))
+        Ok(Some(Value::from(self.take(n as usize)?)))
     }
 
     fn u8(&mut self) -> Result<u8, DecodeError> {
@@ -463,7 +463,7 @@ impl<'a> Reader<'a> {
         }
         match self.count(false, "data length")? {
             0 => Ok(None),
-            n => Ok(Some(Box::from(self.take(n - 1)?))),
+            n => Ok(Some(Value::from(self.take(n - 1)?))),
         }
     }
 
