@@ -50,6 +50,7 @@ fn main() -> ExitCode {
         // mimalloc ignores a collection asked by a thread that has never allocated.
         drop(std::hint::black_box(Box::new(0u8)));
         // Forced: also purges what is waiting out the purge delay (see `rzk::os_memory`).
+        // SAFETY: mimalloc's own entry point, safe to call from any thread at any time.
         unsafe { libmimalloc_sys::mi_collect(true) }
     });
     tracing_subscriber::fmt()

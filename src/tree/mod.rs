@@ -51,8 +51,9 @@ pub struct Options {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {
     /// `None` when created with null data (kept distinct from empty). Its own allocation of
-    /// exactly its bytes, not a `Bytes`: a `Bytes` takes 16 bytes more in the node, and one
-    /// shared with the txn that wrote it carries a reference count allocation as well.
+    /// its length and bytes behind a thin pointer (see `thin`), not a `Bytes`: a `Bytes` takes
+    /// 24 bytes more in the node, and one shared with the txn that wrote it carries a reference
+    /// count allocation as well.
     pub data: Option<Value>,
     pub acl: AclList,
     /// Persisted stat: cversion counts creations; ephemeral_owner holds the internal markers.
