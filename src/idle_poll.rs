@@ -377,9 +377,10 @@ mod tests {
         assert!(quota::sets_limit(cfs, "200000\n"));
     }
 
-    /// Runs `p`'s polling task on a current-thread runtime of its own, beside a task that
-    /// sends a tick every millisecond.
-    fn runtime_with_poller(p: &'static Poll) -> std::sync::mpsc::Receiver<()> {
+    /// Runs a poller with `window` on a current-thread runtime of its own, beside a task that
+    /// sends a tick every millisecond, and waits for it to go to sleep (nothing touched it yet).
+    fn runtime_with_poller(window: Duration) -> (&'static Poll, std::sync::mpsc::Receiver<()>) {
+        let p: &'static Poll = Box::leak(Box::new(Poll::new(window)));
         let (tick, ticks) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
@@ -393,17 +394,16 @@ mod tests {
                 }
             });
         });
-        ticks
-    }
-
-    #[test]
-    fn runtime_poller_sleeps_when_quiet_and_wakes_on_touch() {
-        let p: &'static Poll = Box::leak(Box::new(Poll::new(Duration::from_micros(200))));
-        let _ticks = runtime_with_poller(p);
         assert!(
             eventually(|| p.task_parked.load(SeqCst)),
             "never went to sleep"
         );
+        (p, ticks)
+    }
+
+    #[test]
+    fn runtime_poller_sleeps_when_quiet_and_wakes_on_touch() {
+        let (p, _ticks) = runtime_with_poller(Duration::from_micros(200));
         for _ in 0..100 {
             p.touch();
             assert!(eventually(|| !p.active.load(SeqCst)), "activity not seen");
@@ -418,12 +418,7 @@ mod tests {
     fn runtime_poller_held_awake_lets_other_tasks_run() {
         // A window far longer than the test: the task may sleep only if a touch were lost
         // (with a 200 µs window, this thread merely being preempted would let it sleep).
-        let p: &'static Poll = Box::leak(Box::new(Poll::new(Duration::from_secs(30))));
-        let ticks = runtime_with_poller(p);
-        assert!(
-            eventually(|| p.task_parked.load(SeqCst)),
-            "never went to sleep"
-        );
+        let (p, ticks) = runtime_with_poller(Duration::from_secs(30));
         p.touch();
         assert!(eventually(|| !p.active.load(SeqCst)), "activity not seen");
         while ticks.try_recv().is_ok() {}
