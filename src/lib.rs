@@ -9,6 +9,7 @@
 //! - [`config`], [`shared`], [`server`]: configuration, shared handles, wiring.
 //! - [`bench`]: `rzk bench`, the load generator (a client; nothing above uses it).
 
+pub mod allocator;
 pub mod bench;
 pub mod clock;
 pub mod config;

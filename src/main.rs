@@ -5,10 +5,10 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// mimalloc instead of the system allocator: a znode is several small allocations, and with
-/// glibc's malloc a sixth of restart time went to allocating (perf, 1M znodes).
+/// mimalloc instead of the system allocator: with glibc's malloc a sixth of restart time went
+/// to allocating (perf, 1M znodes). See `rzk::allocator` for why not the `mimalloc` crate's.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: rzk::allocator::Mimalloc = rzk::allocator::Mimalloc;
 
 /// A wire-compatible ZooKeeper server.
 #[derive(Parser, Debug)]

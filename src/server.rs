@@ -270,11 +270,12 @@ pub async fn run(config: Config) -> io::Result<()> {
             stats.last_snapshot_secs.load(Relaxed),
         )
     });
+    // Bound before the line below: a client that reads it may go straight to these ports.
     if shared.config.admin_enabled {
-        tokio::spawn(crate::ops::admin::serve(shared.clone()));
+        crate::ops::admin::start(shared.clone()).await;
     }
     if shared.config.metrics_prometheus {
-        tokio::spawn(crate::ops::prometheus::serve(shared.clone()));
+        crate::ops::prometheus::start(shared.clone()).await;
     }
     // Tests and scripts wait for this line to learn the port.
     println!("rzk listening on {bound}");

@@ -52,9 +52,10 @@ pub fn primary(name: &str) -> Option<&'static str> {
         .map(|(p, _)| *p)
 }
 
-/// Binds the AdminServer and serves it until shutdown. A bind failure is logged and the
-/// server keeps serving clients, as ZooKeeper does when Jetty cannot start.
-pub async fn serve(shared: Arc<Shared>) {
+/// Binds the AdminServer and, on a task of its own, serves it until shutdown; returns once it
+/// is bound, so that the server announces itself only when every port answers. A bind failure
+/// is logged and the server keeps serving clients, as ZooKeeper does when Jetty cannot start.
+pub async fn start(shared: Arc<Shared>) {
     let c = &shared.config;
     let addr = SocketAddr::new(c.admin_address, c.admin_port);
     let listener = match tokio::net::TcpListener::bind(addr).await {
@@ -84,12 +85,14 @@ pub async fn serve(shared: Arc<Shared>) {
         .fallback(|| async { StatusCode::NOT_FOUND })
         .with_state(shared.clone());
     let stop = shared.shutdown.clone();
-    if let Err(e) = axum::serve(listener, app)
-        .with_graceful_shutdown(async move { stop.cancelled().await })
-        .await
-    {
-        tracing::warn!(error = %e, "AdminServer stopped");
-    }
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await
+        {
+            tracing::warn!(error = %e, "AdminServer stopped");
+        }
+    });
 }
 
 async fn list(State(shared): State<Arc<Shared>>) -> Response {

@@ -17,9 +17,10 @@ use std::sync::Arc;
 pub const PROVIDER_CLASS: &str =
     "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider";
 
-/// Installs the recorder (once per process) and serves /metrics until shutdown. Failures are
-/// logged; client service goes on without metrics, as with ZooKeeper.
-pub async fn serve(shared: Arc<Shared>) {
+/// Installs the recorder (once per process), binds, and on a task of its own serves /metrics
+/// until shutdown; returns once bound (see `admin::start`). Failures are logged; client
+/// service goes on without metrics, as with ZooKeeper.
+pub async fn start(shared: Arc<Shared>) {
     let handle = match PrometheusBuilder::new()
         .set_quantiles(&[0.5, 0.9, 0.99])
         .and_then(|b| b.install_recorder())
@@ -48,12 +49,14 @@ pub async fn serve(shared: Arc<Shared>) {
         .route("/metrics", get(scrape))
         .with_state(state);
     let stop = shared.shutdown.clone();
-    if let Err(e) = axum::serve(listener, app)
-        .with_graceful_shutdown(async move { stop.cancelled().await })
-        .await
-    {
-        tracing::warn!(error = %e, "metrics endpoint stopped");
-    }
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await
+        {
+            tracing::warn!(error = %e, "metrics endpoint stopped");
+        }
+    });
 }
 
 async fn scrape(

@@ -5,8 +5,9 @@
 //! failing sub-op rolls back the ones before it.
 
 use super::hash_order::{Removed, CHILDREN_INITIAL_LOG2, EPHEMERALS_INITIAL_LOG2};
+use super::packed_node::Entry;
 use super::{
-    acl, path, AclList, ChildSet, DataTree, Kind, Node, Value, CONTAINER_OWNER, MAX_TTL, TTL_MARK,
+    acl, path, AclList, ChildSet, DataTree, Kind, Node, CONTAINER_OWNER, MAX_TTL, TTL_MARK,
 };
 use crate::txn::{Txn, TxnOp};
 use zk_codec::records::*;
@@ -205,7 +206,7 @@ impl DataTree {
         let acl = acl::fixup(&r.acl, cx.ids).ok_or(ErrorCode::InvalidAcl)?;
         let parent_path = if slash == 0 { "/" } else { &requested[..slash] };
         let parent = self.nodes.get(parent_path).ok_or(ErrorCode::NoNode)?;
-        if !self.allowed(parent, perms::CREATE, cx.ids) {
+        if !self.allowed(&parent, perms::CREATE, cx.ids) {
             return Err(ErrorCode::NoAuth);
         }
         let parent_cversion = parent.stat.cversion;
@@ -242,47 +243,47 @@ impl DataTree {
             ephemeral_owner: owner,
             pzxid: cx.zxid,
         };
-        let node = Node {
-            data: r.data.as_deref().map(Value::from),
-            acl,
-            stat,
-            children: ChildSet::default(),
-        };
-        let stat = self.stat_of(&node);
-        self.insert_node(&full, node, cx, parent_cversion + 1);
+        let node = Entry::pack(&full, r.data.as_deref(), &stat, acl, ChildSet::default());
+        let stat = self.stat_of(&node.node());
+        self.insert_node(node, cx, parent_cversion + 1);
         Ok((full, stat))
     }
 
     /// Links a new node under its (existing) parent and fires its events.
-    fn insert_node(&mut self, full: &str, node: Node, cx: &mut Cx<'_>, new_parent_cversion: i32) {
+    fn insert_node(&mut self, node: Entry, cx: &mut Cx<'_>, new_parent_cversion: i32) {
+        let full = node.path().to_string();
+        let full = full.as_str();
         // Invariant: callers checked that the parent exists.
         let (parent_path, name) = path::split(full).expect("created paths contain a slash");
-        let node_acl = node.acl.clone();
-        self.index_kind(full, node.stat.ephemeral_owner, true);
-        let bytes = node.data_len();
+        let (node_acl, owner, bytes) = {
+            let n = node.node();
+            (n.acl.clone(), n.stat.ephemeral_owner, n.data_len())
+        };
+        self.index_kind(full, owner, true);
         self.data_size += (full.len() + bytes) as u64;
-        self.nodes.insert(full, node);
-        let parent = self
+        self.nodes.insert_packed(node);
+        let parent_acl = self
             .nodes
-            .get_mut(parent_path)
+            .update(parent_path, |parent| {
+                if let Some(u) = cx.undo.as_mut() {
+                    u.push(Undo::Created {
+                        path: full.to_string(),
+                        parent_cversion: parent.stat.cversion,
+                        parent_pzxid: parent.stat.pzxid,
+                        parent_cap: parent.children.cap_log2(),
+                    });
+                }
+                parent.children.insert(name, CHILDREN_INITIAL_LOG2);
+                parent.stat.cversion = new_parent_cversion;
+                parent.stat.pzxid = cx.zxid;
+                parent.acl.clone()
+            })
             .expect("parent checked by caller");
-        if let Some(u) = cx.undo.as_mut() {
-            u.push(Undo::Created {
-                path: full.to_string(),
-                parent_cversion: parent.stat.cversion,
-                parent_pzxid: parent.stat.pzxid,
-                parent_cap: parent.children.cap_log2(),
-            });
-        }
-        parent.children.insert(name, CHILDREN_INITIAL_LOG2);
-        parent.stat.cversion = new_parent_cversion;
-        parent.stat.pzxid = cx.zxid;
-        let parent_acl = parent.acl.clone();
         let mut bytes = bytes as i64;
         if full.starts_with(super::quota::QUOTA_ROOT) {
             // Creating a stats node fills in its data.
             self.quota_created(full);
-            bytes = self.nodes[full].data_len() as i64;
+            bytes = self.nodes.get(full).map_or(0, |n| n.data_len()) as i64;
         }
         if let Some(q) = self.quota_account(full, bytes, 1) {
             if let Some(u) = cx.undo.as_mut() {
@@ -348,7 +349,7 @@ impl DataTree {
             parent_path
         };
         let parent = self.nodes.get(parent_path).ok_or(ErrorCode::NoNode)?;
-        if !self.allowed(parent, perms::DELETE, cx.ids) {
+        if !self.allowed(&parent, perms::DELETE, cx.ids) {
             return Err(ErrorCode::NoAuth);
         }
         let node = self.nodes.get(target).ok_or(ErrorCode::NoNode)?;
@@ -384,14 +385,15 @@ impl DataTree {
         self.data_size = self
             .data_size
             .saturating_sub((target.len() + node.data_len()) as u64);
-        let parent = self
+        let (slot, parent_pzxid, parent_acl) = self
             .nodes
-            .get_mut(parent_path)
+            .update(parent_path, |parent| {
+                let slot = parent.children.remove(name);
+                let parent_pzxid = parent.stat.pzxid;
+                parent.stat.pzxid = parent.stat.pzxid.max(cx.zxid);
+                (slot, parent_pzxid, parent.acl.clone())
+            })
             .expect("parent of an existing node");
-        let slot = parent.children.remove(name);
-        let parent_pzxid = parent.stat.pzxid;
-        parent.stat.pzxid = parent.stat.pzxid.max(cx.zxid);
-        let parent_acl = parent.acl.clone();
         if target.starts_with(super::quota::QUOTA_ROOT) {
             self.quota_deleted(target);
         }
@@ -430,26 +432,26 @@ impl DataTree {
     ) -> OpResultOf<Stat> {
         path::validate(target).map_err(|_| ErrorCode::BadArguments)?;
         let node = self.nodes.get(target).ok_or(ErrorCode::NoNode)?;
-        if !self.allowed(node, perms::WRITE, cx.ids) {
+        if !self.allowed(&node, perms::WRITE, cx.ids) {
             return Err(ErrorCode::NoAuth);
         }
         if version != -1 && version != node.stat.version {
             return Err(ErrorCode::BadVersion);
         }
         let new_len = data.map_or(0, <[u8]>::len) as u64;
-        let node = self.nodes.get_mut(target).expect("checked above");
         let old_len = node.data_len() as u64;
         if let Some(u) = cx.undo.as_mut() {
             u.push(Undo::Changed {
                 path: target.to_string(),
-                node: node.clone(),
+                node: node.to_node(),
             });
         }
-        node.data = data.map(Value::from);
-        node.stat.version = node.stat.version.wrapping_add(1);
-        node.stat.mzxid = cx.zxid;
-        node.stat.mtime = cx.time;
+        let mut stat = node.stat.clone();
+        stat.version = stat.version.wrapping_add(1);
+        stat.mzxid = cx.zxid;
+        stat.mtime = cx.time;
         let acl = node.acl.clone();
+        self.nodes.set_data(target, data, &stat);
         self.data_size = (self.data_size + new_len).saturating_sub(old_len);
         if let Some(q) = self.quota_account(target, new_len as i64 - old_len as i64, 0) {
             if let Some(u) = cx.undo.as_mut() {
@@ -461,8 +463,8 @@ impl DataTree {
             path: target.to_string(),
             acl,
         });
-        let node = &self.nodes[target];
-        Ok(self.stat_of(node))
+        let node = self.nodes.get(target).expect("just written");
+        Ok(self.stat_of(&node))
     }
 
     fn set_acl(
@@ -475,30 +477,32 @@ impl DataTree {
         path::validate(target).map_err(|_| ErrorCode::BadArguments)?;
         let acl = acl::fixup(requested, cx.ids).ok_or(ErrorCode::InvalidAcl)?;
         let node = self.nodes.get(target).ok_or(ErrorCode::NoNode)?;
-        if !self.allowed(node, perms::ADMIN, cx.ids) {
+        if !self.allowed(&node, perms::ADMIN, cx.ids) {
             return Err(ErrorCode::NoAuth);
         }
         if version != -1 && version != node.stat.aversion {
             return Err(ErrorCode::BadVersion);
         }
         let acl = self.intern(acl);
-        let node = self.nodes.get_mut(target).expect("checked above");
-        if let Some(u) = cx.undo.as_mut() {
-            u.push(Undo::Changed {
-                path: target.to_string(),
-                node: node.clone(),
-            });
+        {
+            let mut node = self.nodes.get_mut(target).expect("checked above");
+            if let Some(u) = cx.undo.as_mut() {
+                u.push(Undo::Changed {
+                    path: target.to_string(),
+                    node: node.clone(),
+                });
+            }
+            node.acl = acl;
+            node.stat.aversion = node.stat.aversion.wrapping_add(1);
         }
-        node.acl = acl;
-        node.stat.aversion = node.stat.aversion.wrapping_add(1);
-        let node = &self.nodes[target];
-        Ok(self.stat_of(node))
+        let node = self.nodes.get(target).expect("just written");
+        Ok(self.stat_of(&node))
     }
 
     fn check_version(&self, cx: &Cx<'_>, target: &str, version: i32) -> OpResultOf<()> {
         path::validate(target).map_err(|_| ErrorCode::BadArguments)?;
         let node = self.nodes.get(target).ok_or(ErrorCode::NoNode)?;
-        if !self.allowed(node, perms::READ, cx.ids) {
+        if !self.allowed(&node, perms::READ, cx.ids) {
             return Err(ErrorCode::NoAuth);
         }
         if version != -1 && version != node.stat.version {
@@ -641,7 +645,7 @@ impl DataTree {
                             .saturating_sub((path.len() + node.data_len()) as u64);
                     }
                     if let Some((pp, name)) = path::split(&path) {
-                        if let Some(p) = self.nodes.get_mut(pp) {
+                        if let Some(mut p) = self.nodes.get_mut(pp) {
                             p.children.remove(name);
                             p.children.set_cap_log2(parent_cap);
                             p.stat.cversion = parent_cversion;
@@ -658,7 +662,7 @@ impl DataTree {
                     self.index_kind(&path, node.stat.ephemeral_owner, true);
                     self.data_size += (path.len() + node.data_len()) as u64;
                     if let Some((pp, name)) = path::split(&path) {
-                        if let Some(p) = self.nodes.get_mut(pp) {
+                        if let Some(mut p) = self.nodes.get_mut(pp) {
                             match slot {
                                 Some(r) => p.children.restore(name, r),
                                 None => {
@@ -671,7 +675,7 @@ impl DataTree {
                     self.nodes.insert(&path, node);
                 }
                 Undo::Changed { path, node } => {
-                    if let Some(n) = self.nodes.get_mut(path.as_str()) {
+                    if let Some(mut n) = self.nodes.get_mut(path.as_str()) {
                         let old = n.data_len() as u64;
                         let new = node.data_len() as u64;
                         self.data_size = (self.data_size + new).saturating_sub(old);

@@ -13,14 +13,15 @@ mod apply;
 pub mod hash_order;
 mod node_map;
 mod packed_names;
+mod packed_node;
 pub mod path;
 mod prefetch;
 mod quota;
 mod snapshot;
-pub mod thin;
 
 pub use acl::{allows as acl_allows, base64, digest_id};
 pub use apply::{Applied, Event};
+pub use packed_node::NodeRef;
 pub use snapshot::TreeView;
 
 use hash_order::{HashOrderSet, CHILDREN_INITIAL_LOG2};
@@ -47,13 +48,11 @@ pub struct Options {
     pub skip_acl: bool,
 }
 
-/// One znode.
+/// One znode, owned: what a write works on and an undo log keeps. The map stores nodes packed
+/// (see `packed_node`) and lends them out as [`NodeRef`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {
-    /// `None` when created with null data (kept distinct from empty). Its own allocation of
-    /// its length and bytes behind a thin pointer (see `thin`), not a `Bytes`: a `Bytes` takes
-    /// 24 bytes more in the node, and one shared with the txn that wrote it carries a reference
-    /// count allocation as well.
+    /// `None` when created with null data (kept distinct from empty).
     pub data: Option<Value>,
     pub acl: AclList,
     /// Persisted stat: cversion counts creations; ephemeral_owner holds the internal markers.
@@ -70,12 +69,11 @@ impl Node {
 }
 
 /// A node's ACL list, shared by every node with the same list. A thin pointer (a `Vec` behind
-/// the `Arc`, not a slice) keeps a node's entry within 128 bytes, the allocator's next size
-/// class down (8 bytes a node less in the entry, 32 in the allocation).
+/// the `Arc`, not a slice): 8 bytes in every packed node instead of 16.
 pub type AclList = Arc<Vec<Acl>>;
 
-/// A node's value.
-pub type Value = thin::ThinBytes;
+/// An owned node's value.
+pub type Value = Box<[u8]>;
 
 /// A node's child names.
 pub type ChildSet = HashOrderSet;
@@ -115,7 +113,7 @@ impl DataTree {
     /// Puts the ensemble's membership text into `/zookeeper/config` without a txn or a stat
     /// change, as ZooKeeper does each time a quorum peer loads its database.
     pub fn set_config_data(&mut self, text: &str) {
-        if let Some(n) = self.nodes.get_mut("/zookeeper/config") {
+        if let Some(mut n) = self.nodes.get_mut("/zookeeper/config") {
             let old = n.data_len() as u64;
             n.data = Some(Value::from(text.as_bytes()));
             self.data_size = self.data_size - old + text.len() as u64;
@@ -149,7 +147,7 @@ impl DataTree {
                 },
             );
             if let Some((parent, name)) = path::split(path).filter(|_| path != "/") {
-                if let Some(p) = t.nodes.get_mut(parent) {
+                if let Some(mut p) = t.nodes.get_mut(parent) {
                     p.children.insert(name, CHILDREN_INITIAL_LOG2);
                 }
             }
@@ -158,7 +156,7 @@ impl DataTree {
         add(&mut t, "/zookeeper", open.clone(), Some(Value::default()));
         add(&mut t, "/zookeeper/quota", open, Some(Value::default()));
         add(&mut t, "/zookeeper/config", read, Some(Value::default()));
-        if let Some(n) = t.nodes.get_mut("/zookeeper/config") {
+        if let Some(mut n) = t.nodes.get_mut("/zookeeper/config") {
             n.stat.aversion = -1;
         }
         t.data_size = t
@@ -214,7 +212,7 @@ impl DataTree {
     }
 
     /// The node at `path`; "" is the root, as in ZooKeeper.
-    pub fn node(&self, path: &str) -> Option<&Node> {
+    pub fn node(&self, path: &str) -> Option<NodeRef<'_>> {
         self.nodes.get(if path.is_empty() { "/" } else { path })
     }
 
@@ -232,7 +230,7 @@ impl DataTree {
     }
 
     /// The Stat a client sees for `node`.
-    pub fn stat_of(&self, node: &Node) -> Stat {
+    pub fn stat_of(&self, node: &NodeRef<'_>) -> Stat {
         let s = &node.stat;
         let num_children = node.children.len() as i32;
         let owner = match self.kind_of(s.ephemeral_owner) {
@@ -254,13 +252,13 @@ impl DataTree {
         }
     }
 
-    fn allowed(&self, node: &Node, perm: i32, ids: &[Id]) -> bool {
-        self.opts.skip_acl || acl::allows(&node.acl, perm, ids)
+    fn allowed(&self, node: &NodeRef<'_>, perm: i32, ids: &[Id]) -> bool {
+        self.opts.skip_acl || acl::allows(node.acl, perm, ids)
     }
 
-    fn readable(&self, path: &str, ids: &[Id]) -> Result<&Node, ErrorCode> {
+    fn readable(&self, path: &str, ids: &[Id]) -> Result<NodeRef<'_>, ErrorCode> {
         let node = self.node(path).ok_or(ErrorCode::NoNode)?;
-        if !self.allowed(node, perms::READ, ids) {
+        if !self.allowed(&node, perms::READ, ids) {
             return Err(ErrorCode::NoAuth);
         }
         Ok(node)
@@ -271,7 +269,8 @@ impl DataTree {
     /// every value ever read a 24-byte count of its own).
     pub fn get_data(&self, path: &str, ids: &[Id]) -> Result<(Option<&[u8]>, Stat), ErrorCode> {
         let node = self.readable(path, ids)?;
-        Ok((node.data.as_deref(), self.stat_of(node)))
+        let stat = self.stat_of(&node);
+        Ok((node.data, stat))
     }
 
     /// exists: a NUL gives BadArguments; no ACL check (ZooKeeper 3.8 answers exists on a node
@@ -282,7 +281,7 @@ impl DataTree {
         }
         self.node(path)
             .ok_or(ErrorCode::NoNode)
-            .map(|n| self.stat_of(n))
+            .map(|n| self.stat_of(&n))
     }
 
     /// getChildren / getChildren2: names in ZooKeeper's order (`hash_order`).
@@ -294,22 +293,22 @@ impl DataTree {
                 .into_iter()
                 .map(|c| c.to_string())
                 .collect(),
-            self.stat_of(node),
+            self.stat_of(&node),
         ))
     }
 
     /// getACL: READ or ADMIN; digest ids masked without ADMIN.
     pub fn get_acl(&self, path: &str, ids: &[Id]) -> Result<(Vec<Acl>, Stat), ErrorCode> {
         let node = self.node(path).ok_or(ErrorCode::NoNode)?;
-        if !self.allowed(node, perms::READ | perms::ADMIN, ids) {
+        if !self.allowed(&node, perms::READ | perms::ADMIN, ids) {
             return Err(ErrorCode::NoAuth);
         }
         let acl = if self.opts.skip_acl {
             node.acl.to_vec()
         } else {
-            acl::masked_for_reader(&node.acl, ids)
+            acl::masked_for_reader(node.acl, ids)
         };
-        Ok((acl, self.stat_of(node)))
+        Ok((acl, self.stat_of(&node)))
     }
 
     /// getAllChildrenNumber: every descendant.

@@ -1,14 +1,14 @@
-//! The znode map. Each node sits with its path in one reference-counted [`Entry`], so that a
-//! snapshot can take a view of every node in one pass under the tree's read lock (one
-//! reference-count increment per node) and encode it after the lock is released; a write to a
-//! node still shared with a snapshot view clones that entry first (copy-on-write), so the view
-//! stays consistent. One pointer per table slot (a path `Arc<str>` and a node `Arc` before: 32
-//! bytes a slot, two allocations and two counts per node).
+//! The znode map. Each node is one packed, reference-counted [`Entry`] holding its path (see
+//! `packed_node`), so that a snapshot can take a view of every node in one pass under the
+//! tree's read lock (one reference-count increment per node) and encode it after the lock is
+//! released. Entries are never changed in place: a write takes the node out ([`NodeMut`]) and
+//! stores a new entry when done, so a view keeps the nodes as they were. One pointer per table
+//! slot.
 
-use super::thin::ThinStr;
+use super::packed_node::{Entry, Meta, NodeRef};
 use super::{prefetch, Node};
 use hashbrown::hash_table::{self, HashTable};
-use std::sync::Arc;
+use zk_codec::records::StatPersisted;
 
 /// Path → node. ahash: SipHash dominated snapshot loading; ahash keeps per-process random
 /// keys, so client-chosen paths still cannot be made to collide. A hashbrown table rather than
@@ -20,25 +20,35 @@ pub struct NodeMap {
 }
 
 /// Every node at one moment, shared with the live map.
-pub type View = Vec<Arc<Entry>>;
+pub type View = Vec<Entry>;
 
-/// A node and its path.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    path: ThinStr,
-    pub node: Node,
+/// A node taken out of the map for a write; the node is packed back into the map when this is
+/// dropped.
+pub struct NodeMut<'a> {
+    slot: &'a mut Entry,
+    node: Option<Node>,
 }
 
-impl Entry {
-    pub fn new(path: &str, node: Node) -> Self {
-        Entry {
-            path: path.into(),
-            node,
-        }
-    }
+impl std::ops::Deref for NodeMut<'_> {
+    type Target = Node;
 
-    pub fn path(&self) -> &str {
-        &self.path
+    fn deref(&self) -> &Node {
+        self.node.as_ref().expect("present until dropped")
+    }
+}
+
+impl std::ops::DerefMut for NodeMut<'_> {
+    fn deref_mut(&mut self) -> &mut Node {
+        self.node.as_mut().expect("present until dropped")
+    }
+}
+
+impl Drop for NodeMut<'_> {
+    fn drop(&mut self) {
+        if let Some(node) = self.node.take() {
+            let packed = Entry::new(self.slot.path(), node);
+            *self.slot = packed;
+        }
     }
 }
 
@@ -49,16 +59,16 @@ impl std::fmt::Debug for NodeMap {
 }
 
 /// One slot of the table.
-type Slot = Arc<Entry>;
+type Slot = Entry;
 
 /// Whether a slot holds `path`.
 fn key_is(path: &str) -> impl Fn(&Slot) -> bool + '_ {
-    move |e| *e.path == *path
+    move |e| e.path() == path
 }
 
 /// A slot's hash, for the table to move it when it grows.
 fn rehash(hasher: &ahash::RandomState) -> impl Fn(&Slot) -> u64 + '_ {
-    move |e| hasher.hash_one(&*e.path)
+    move |e| hasher.hash_one(e.path())
 }
 
 impl NodeMap {
@@ -66,26 +76,71 @@ impl NodeMap {
         self.hasher.hash_one(path)
     }
 
-    pub fn get(&self, path: &str) -> Option<&Node> {
+    pub fn get(&self, path: &str) -> Option<NodeRef<'_>> {
         self.table
             .find(self.hash(path), key_is(path))
-            .map(|e| &e.node)
+            .map(Entry::node)
     }
 
-    /// Mutable access; clones the node first if a snapshot view still holds it.
-    pub fn get_mut(&mut self, path: &str) -> Option<&mut Node> {
+    /// The node for a write, packed back when the guard drops; its ACL and children are
+    /// cloned only if a snapshot view still holds the entry.
+    pub fn get_mut(&mut self, path: &str) -> Option<NodeMut<'_>> {
         let hash = self.hash(path);
-        self.table
-            .find_mut(hash, key_is(path))
-            .map(|e| &mut Arc::make_mut(e).node)
+        self.table.find_mut(hash, key_is(path)).map(|slot| {
+            let node = Some(slot.take_node());
+            NodeMut { slot, node }
+        })
     }
 
     pub fn insert(&mut self, path: &str, node: Node) {
+        self.insert_packed(Entry::new(path, node));
+    }
+
+    /// Replaces a node's value and stat, keeping its ACL and children (moved, not copied,
+    /// unless a view holds the entry); the old value is not copied either.
+    pub fn set_data(&mut self, path: &str, data: Option<&[u8]>, stat: &StatPersisted) -> bool {
+        let hash = self.hash(path);
+        let Some(slot) = self.table.find_mut(hash, key_is(path)) else {
+            return false;
+        };
+        let (acl, children) = slot.take_shared();
+        let packed = Entry::pack(slot.path(), data, stat, acl, children);
+        *slot = packed;
+        true
+    }
+
+    /// Changes a node's stat, ACL or children in place of a [`NodeMut`]: the value goes from
+    /// the old entry to the new one without an owned copy in between (a parent's update at
+    /// every create and delete).
+    pub fn update<R>(&mut self, path: &str, f: impl FnOnce(&mut Meta) -> R) -> Option<R> {
+        let hash = self.hash(path);
+        let slot = self.table.find_mut(hash, key_is(path))?;
+        let stat = slot.node().stat;
+        let (acl, children) = slot.take_shared();
+        let mut meta = Meta {
+            stat,
+            acl,
+            children,
+        };
+        let r = f(&mut meta);
+        let packed = Entry::pack(
+            slot.path(),
+            slot.data(),
+            &meta.stat,
+            meta.acl,
+            meta.children,
+        );
+        *slot = packed;
+        Some(r)
+    }
+
+    pub fn insert_packed(&mut self, entry: Entry) {
+        let path = entry.path();
         let hash = self.hash(path);
         match self.table.entry(hash, key_is(path), rehash(&self.hasher)) {
-            hash_table::Entry::Occupied(mut e) => *e.get_mut() = Arc::new(Entry::new(path, node)),
+            hash_table::Entry::Occupied(mut e) => *e.get_mut() = entry,
             hash_table::Entry::Vacant(e) => {
-                e.insert(Arc::new(Entry::new(path, node)));
+                e.insert(entry);
             }
         }
     }
@@ -93,8 +148,8 @@ impl NodeMap {
     pub fn remove(&mut self, path: &str) -> Option<Node> {
         let hash = self.hash(path);
         let entry = self.table.find_entry(hash, key_is(path)).ok()?;
-        let (e, _) = entry.remove();
-        Some(Arc::unwrap_or_clone(e).node)
+        let (mut e, _) = entry.remove();
+        Some(e.take_node())
     }
 
     pub fn contains_key(&self, path: &str) -> bool {
@@ -126,10 +181,7 @@ impl NodeMap {
     ///
     /// # Errors
     /// A path that is already in the map or twice in `items` (nothing after it is inserted).
-    pub(super) fn insert_bulk(
-        &mut self,
-        mut items: Vec<(u64, Arc<Entry>)>,
-    ) -> Result<(), Box<str>> {
+    pub(super) fn insert_bulk(&mut self, mut items: Vec<(u64, Entry)>) -> Result<(), Box<str>> {
         self.reserve(items.len());
         let buckets = (self.table.capacity().saturating_mul(8) / 7 + 1).next_power_of_two() as u64;
         let mask = buckets - 1;
@@ -139,23 +191,23 @@ impl NodeMap {
             // does, so the check costs next to nothing.
             match self
                 .table
-                .entry(hash, key_is(&entry.path), rehash(&self.hasher))
+                .entry(hash, key_is(entry.path()), rehash(&self.hasher))
             {
                 hash_table::Entry::Vacant(e) => {
                     e.insert(entry);
                 }
-                hash_table::Entry::Occupied(_) => return Err(entry.path.as_str().into()),
+                hash_table::Entry::Occupied(_) => return Err(entry.path().into()),
             }
         }
         Ok(())
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &Node)> {
-        self.table.iter().map(|e| (&*e.path, &e.node))
+    pub fn iter(&self) -> impl Iterator<Item = (&str, NodeRef<'_>)> {
+        self.table.iter().map(|e| (e.path(), e.node()))
     }
 
     pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.table.iter().map(|e| &*e.path)
+        self.table.iter().map(Entry::path)
     }
 
     /// Every node, shared: O(n) reference-count increments and no copying.
@@ -165,7 +217,7 @@ impl NodeMap {
             .iter()
             .map(|entry| {
                 if let Some(e) = ahead.next() {
-                    prefetch::arc_header(Arc::as_ptr(e));
+                    prefetch::lines(e.as_ptr(), 1);
                 }
                 entry.clone()
             })
@@ -173,17 +225,10 @@ impl NodeMap {
     }
 }
 
-impl std::ops::Index<&str> for NodeMap {
-    type Output = Node;
-
-    fn index(&self, path: &str) -> &Node {
-        self.get(path).expect("no node at the path")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
     use zk_codec::records::{Acl, StatPersisted};
 
     fn node(version: i32) -> Node {
@@ -206,7 +251,7 @@ mod tests {
             .map(|i| {
                 let path = format!("/n/{i}");
                 let hash = bulk.hasher().hash_one(path.as_str());
-                (hash, Arc::new(Entry::new(&path, node(i))))
+                (hash, Entry::new(&path, node(i)))
             })
             .collect();
         bulk.insert_bulk(items).unwrap();
@@ -226,16 +271,21 @@ mod tests {
         assert_eq!(bulk.remove("/n/7").map(|n| n.stat.version), Some(7));
         assert!(!bulk.contains_key("/n/7"));
         assert_eq!(bulk.len(), 1599);
-        assert_eq!(bulk["/n/5"].stat.version, -5);
-        assert_eq!(bulk["/n/1599"].stat.version, 1599);
+        assert_eq!(bulk.get("/n/5").unwrap().stat.version, -5);
+        assert_eq!(bulk.get("/n/1599").unwrap().stat.version, 1599);
+        // A write through the guard is packed back, and a view keeps what it saw.
+        let view = bulk.view();
+        bulk.get_mut("/n/5").unwrap().stat.version = 55;
+        assert_eq!(bulk.get("/n/5").unwrap().stat.version, 55);
+        let old = view.iter().find(|e| e.path() == "/n/5").unwrap();
+        assert_eq!(old.node().stat.version, -5);
         let mut keys: Vec<&str> = bulk.keys().collect();
         keys.sort_unstable();
         keys.dedup();
         assert_eq!(keys.len(), 1599);
         // A path twice (a snapshot listing a node twice) is refused, not stored twice.
         let mut twice = NodeMap::default();
-        let again =
-            |m: &NodeMap, p: &str| (m.hasher().hash_one(p), Arc::new(Entry::new(p, node(0))));
+        let again = |m: &NodeMap, p: &str| (m.hasher().hash_one(p), Entry::new(p, node(0)));
         let items = vec![
             again(&twice, "/a"),
             again(&twice, "/b"),
@@ -246,14 +296,5 @@ mod tests {
             Err("/a".into())
         );
         assert_eq!(twice.keys().filter(|k| *k == "/a").count(), 1);
-    }
-}
-#[cfg(test)]
-mod size {
-    /// An entry and its `Arc`'s two counts fill the allocator's 112-byte size class (thin
-    /// path and value, see `thin`); one byte more and every znode takes the 128-byte class.
-    #[test]
-    fn an_entry_fits_112_bytes_with_its_counts() {
-        assert!(std::mem::size_of::<super::Entry>() + 2 * std::mem::size_of::<usize>() <= 112);
     }
 }

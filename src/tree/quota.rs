@@ -60,7 +60,7 @@ impl DataTree {
         }
         let root = self.quota_root_of(p)?.to_string();
         let sp = stats_path(&root);
-        let node = self.nodes.get_mut(sp.as_str())?;
+        let mut node = self.nodes.get_mut(sp.as_str())?;
         let (c, b) = parse_stats(node.data.as_deref());
         let old = node.data.replace(
             format!("count={},bytes={}", c + count, b + bytes)
@@ -88,7 +88,7 @@ impl DataTree {
             }
             STATS => {
                 let (count, bytes) = self.subtree_figures(root);
-                if let Some(n) = self.nodes.get_mut(full) {
+                if let Some(mut n) = self.nodes.get_mut(full) {
                     n.data = Some(format!("count={count},bytes={bytes}").into_bytes().into());
                 }
             }
@@ -107,7 +107,7 @@ impl DataTree {
 
     /// Puts back stats data changed by a rolled-back multi.
     pub(super) fn quota_restore(&mut self, undo: StatsUndo) {
-        if let Some(n) = self.nodes.get_mut(undo.path.as_str()) {
+        if let Some(mut n) = self.nodes.get_mut(undo.path.as_str()) {
             n.data = undo.data;
         }
     }

@@ -23,8 +23,9 @@
 //! allocation per path and per data buffer) because restart time is dominated by it.
 
 use super::hash_order::CHILDREN_INITIAL_LOG2;
-use super::node_map::{Entry, View};
-use super::{prefetch, AclList, ChildSet, DataTree, Node, Options, Value};
+use super::node_map::View;
+use super::packed_node::{Entry, NodeRef};
+use super::{prefetch, AclList, ChildSet, DataTree, Options};
 use bytes::{BufMut, BytesMut};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -38,7 +39,7 @@ const VERSION_FIXED: i32 = 2;
 const CHUNK_NODES: usize = 32 << 10;
 
 /// One parsed node, before it goes into the map.
-type Parsed = Arc<Entry>;
+type Parsed = Entry;
 
 /// The fewest bytes a node takes in each encoding: a node count beyond the input's length
 /// divided by this is corruption, found while parsing, and must not size the map first.
@@ -77,15 +78,7 @@ fn parse_chunk(
         // `hash_order`).
         let children = ChildSet::from_sorted_inserts(names, CHILDREN_INITIAL_LOG2)
             .map_err(|_| DecodeError::Invalid("children out of order"))?;
-        sink(Arc::new(Entry::new(
-            path,
-            Node {
-                data,
-                acl,
-                stat,
-                children,
-            },
-        )));
+        sink(Entry::pack(path, data, &stat, acl, children));
     }
     if !r.0.is_empty() {
         return Err(DecodeError::Invalid(
@@ -108,12 +101,12 @@ fn put_var_str(out: &mut BytesMut, s: &str) {
     out.put_slice(s.as_bytes());
 }
 
-type NodeWriter = fn(&mut BytesMut, &str, &Node, i32);
+type NodeWriter = fn(&mut BytesMut, &str, &NodeRef<'_>, i32);
 
 /// One node in the compact encoding (see the module's table).
-fn put_node(out: &mut BytesMut, path: &str, n: &Node, acl_index: i32) {
+fn put_node(out: &mut BytesMut, path: &str, n: &NodeRef<'_>, acl_index: i32) {
     put_var_str(out, path);
-    match &n.data {
+    match n.data {
         None => put_var(out, 0),
         Some(d) => {
             put_var(out, d.len() as u64 + 1);
@@ -172,13 +165,10 @@ impl TreeView {
     /// out, then its path and value (whose addresses are in the entry) one step out.
     fn prefetch_for(&self, i: usize) {
         if let Some(e) = self.nodes.get(i + 2 * prefetch::AHEAD) {
-            prefetch::lines(Arc::as_ptr(e), std::mem::size_of::<Entry>().div_ceil(64));
+            prefetch::lines(e.as_ptr(), 1);
         }
         if let Some(e) = self.nodes.get(i + prefetch::AHEAD) {
-            prefetch::lines(e.path().as_ptr(), 1);
-            if let Some(data) = &e.node.data {
-                prefetch::lines(data.as_ptr(), data.len().min(256).div_ceil(64));
-            }
+            prefetch::lines(e.as_ptr(), e.size().min(320).div_ceil(64));
         }
     }
 
@@ -231,13 +221,13 @@ impl TreeView {
             out.clear();
             for (j, e) in chunk.iter().enumerate() {
                 self.prefetch_for(c * per_chunk + j);
-                let n = &e.node;
-                let key = Arc::as_ptr(&n.acl) as *const Acl as usize;
+                let n = e.node();
+                let key = Arc::as_ptr(n.acl) as *const Acl as usize;
                 if key != last_acl.0 {
                     // Invariant: every node's ACL came from `intern`, so it is in the table.
                     last_acl = (key, index.get(&key).copied().unwrap_or(-1));
                 }
-                put_node(&mut out, e.path(), n, last_acl.1);
+                put_node(&mut out, e.path(), &n, last_acl.1);
             }
             w.write_all(&(chunk.len() as i64).to_be_bytes())?;
             w.write_all(&(out.len() as i64).to_be_bytes())?;
@@ -321,7 +311,7 @@ impl DataTree {
         let hasher = t.nodes.hasher().clone();
         let mut parsed = Vec::with_capacity(count.min(most));
         let mut add = |e: Parsed| {
-            let (path, node) = (e.path(), &e.node);
+            let (path, node) = (e.path(), e.node());
             linked += node.children.len();
             t.data_size += (path.len() + node.data_len()) as u64;
             t.index_kind(path, node.stat.ephemeral_owner, true);
@@ -412,12 +402,12 @@ impl<'a> Reader<'a> {
         std::str::from_utf8(self.take(n)?).map_err(|_| DecodeError::Invalid("path is not UTF-8"))
     }
 
-    fn data(&mut self) -> Result<Option<Value>, DecodeError> {
+    fn data(&mut self) -> Result<Option<&'a [u8]>, DecodeError> {
         let n = self.i32()?;
         if n < 0 {
             return Ok(None);
         }
-        Ok(Some(Value::from(self.take(n as usize)?)))
+        Ok(Some(self.take(n as usize)?))
     }
 
     fn u8(&mut self) -> Result<u8, DecodeError> {
@@ -457,13 +447,13 @@ impl<'a> Reader<'a> {
     }
 
     /// A node's value; null is -1 in version 2, 0 (lengths are stored plus one) since.
-    fn value(&mut self, fixed: bool) -> Result<Option<Value>, DecodeError> {
+    fn value(&mut self, fixed: bool) -> Result<Option<&'a [u8]>, DecodeError> {
         if fixed {
             return self.data();
         }
         match self.count(false, "data length")? {
             0 => Ok(None),
-            n => Ok(Some(Value::from(self.take(n - 1)?))),
+            n => Ok(Some(self.take(n - 1)?)),
         }
     }
 
@@ -564,9 +554,9 @@ mod tests {
     }
 
     /// Version 2's node encoding, for the test that such snapshots still load.
-    fn put_node_fixed(out: &mut BytesMut, path: &str, n: &Node, acl_index: i32) {
+    fn put_node_fixed(out: &mut BytesMut, path: &str, n: &NodeRef<'_>, acl_index: i32) {
         path.to_string().encode(out);
-        zk_codec::jute::encode_slice(out, n.data.as_deref());
+        zk_codec::jute::encode_slice(out, n.data);
         out.put_i32(acl_index);
         n.stat.encode(out);
         out.put_i32(n.children.len() as i32);

@@ -424,7 +424,6 @@ fn quota_stats_follow_creates_deletes_and_sets() {
             .node("/zookeeper/quota/q/zookeeper_stats")
             .unwrap()
             .data
-            .clone()
             .unwrap();
         String::from_utf8(d.to_vec()).unwrap()
     };

@@ -196,12 +196,12 @@ async fn three_members_replicate_and_survive_leader_loss() {
     let back = start(first, &root.join(first.to_string()), l).await;
     wait_has(&back, "/b19").await;
     assert_eq!(
-        back.shared.read_tree().node("/a").map(|n| n.data.clone()),
+        back.shared.read_tree().node("/a").map(|n| n.data),
         members[&second]
             .shared
             .read_tree()
             .node("/a")
-            .map(|n| n.data.clone())
+            .map(|n| n.data)
     );
     for m in members.values().chain(std::iter::once(&back)) {
         m.halt().await;
