@@ -4,11 +4,13 @@
 //! Why: the `mimalloc` crate hands every request to `mi_malloc_aligned`, and mimalloc 3 serves
 //! an aligned request from its size class only when that class's current page has a free block
 //! ready; otherwise, unless the class is a power of two, it over-allocates by the alignment,
-//! which lands the block in the next class up. Filling a million znodes that way put a 156-byte
-//! node in a 192-byte block instead of a 160-byte one and a 112-byte one in 128 (measured with
-//! `mi_usable_size`; see the test). Every mimalloc block is a whole number of words from a
-//! 16-byte aligned start, so 8-byte alignment comes with any block; the address is still
-//! checked, and one that is not aligned enough is allocated again the aligned way.
+//! which lands the block in the next class up: a throw-away program allocating a million
+//! 156-byte blocks at 8-byte alignment got 192 bytes each (160 from `mi_malloc`), and a server
+//! holding a million packed znodes of 156 bytes took 252 bytes of RSS per znode, 221 with this
+//! allocator (see the test, which reads `mi_usable_size`). Every mimalloc block is a whole
+//! number of words from a 16-byte aligned start, so 8-byte alignment comes with any block; the
+//! address is still checked, and one that is not aligned enough is allocated again the aligned
+//! way.
 
 use libmimalloc_sys as mi;
 use std::alloc::{GlobalAlloc, Layout};
