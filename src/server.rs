@@ -171,6 +171,13 @@ pub async fn run(config: Config) -> io::Result<()> {
     // replay needs, if that snapshot loads; otherwise the replay reads the rest back), so that
     // the tree is sized once for the nodes the replay may add.
     let log_started = Instant::now();
+    let partial = snapfile::remove_partial(&snap_dir);
+    if partial > 0 {
+        tracing::info!(
+            files = partial,
+            "removed snapshots a crash left half written"
+        );
+    }
     let snapshots = snapfile::list(&snap_dir);
     let newest_snapshot = snapshots.first().map_or(0, |id| id.index);
     let log = LogStore::open_after(

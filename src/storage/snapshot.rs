@@ -277,6 +277,24 @@ pub fn read(dir: &Path, id: SnapshotId) -> Result<Payload, StorageError> {
     Ok(payload)
 }
 
+/// Removes what a crash left of snapshots being written (`snapshot-*.tmp`), returning how many:
+/// each is up to a whole snapshot's size and is never read. Call before any snapshot is written
+/// (at start-up), since a write in progress looks the same.
+pub fn remove_partial(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with("snapshot-") && name.ends_with(".tmp")
+        })
+        .filter(|e| std::fs::remove_file(e.path()).is_ok())
+        .count()
+}
+
 /// Removes all but the `keep` newest snapshots.
 pub fn retain(dir: &Path, keep: usize) {
     for id in list(dir).into_iter().skip(keep.max(1)) {
@@ -287,6 +305,23 @@ pub fn retain(dir: &Path, keep: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn partial_snapshots_are_removed_and_whole_ones_kept() {
+        let d = std::env::temp_dir().join(format!("rzk-snap-partial-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        let id = |index| SnapshotId { term: 1, index };
+        write(&d, id(5), b"whole").unwrap();
+        let partial = path_of(&d, id(9)).with_extension("tmp");
+        std::fs::write(&partial, b"RZKS").unwrap();
+        std::fs::write(d.join("unrelated.tmp"), b"").unwrap();
+        assert_eq!(list(&d), [id(5)], "a partial snapshot is never listed");
+        assert_eq!(remove_partial(&d), 1);
+        assert!(!partial.exists() && d.join("unrelated.tmp").exists());
+        assert_eq!(&*read(&d, id(5)).unwrap(), b"whole");
+        assert_eq!(remove_partial(&d), 0);
+        let _ = std::fs::remove_dir_all(&d);
+    }
 
     #[test]
     fn payloads_of_any_length_round_trip() {
