@@ -245,14 +245,12 @@ impl DataTree {
         };
         let node = Entry::pack(&full, r.data.as_deref(), &stat, acl, ChildSet::default());
         let stat = self.stat_of(&node.node());
-        self.insert_node(node, cx, parent_cversion + 1);
+        self.insert_node(&full, node, cx, parent_cversion + 1);
         Ok((full, stat))
     }
 
     /// Links a new node under its (existing) parent and fires its events.
-    fn insert_node(&mut self, node: Entry, cx: &mut Cx<'_>, new_parent_cversion: i32) {
-        let full = node.path().to_string();
-        let full = full.as_str();
+    fn insert_node(&mut self, full: &str, node: Entry, cx: &mut Cx<'_>, new_parent_cversion: i32) {
         // Invariant: callers checked that the parent exists.
         let (parent_path, name) = path::split(full).expect("created paths contain a slash");
         let (node_acl, owner, bytes) = {

@@ -99,20 +99,25 @@ impl NodeMap {
     /// Replaces a node's value and stat, keeping its ACL and children (moved, not copied,
     /// unless a view holds the entry); the old value is not copied either.
     pub fn set_data(&mut self, path: &str, data: Option<&[u8]>, stat: &StatPersisted) -> bool {
-        let hash = self.hash(path);
-        let Some(slot) = self.table.find_mut(hash, key_is(path)) else {
-            return false;
-        };
-        let (acl, children) = slot.take_shared();
-        let packed = Entry::pack(slot.path(), data, stat, acl, children);
-        *slot = packed;
-        true
+        self.repack(path, Some(data), |m| m.stat = stat.clone())
+            .is_some()
     }
 
     /// Changes a node's stat, ACL or children in place of a [`NodeMut`]: the value goes from
     /// the old entry to the new one without an owned copy in between (a parent's update at
     /// every create and delete).
     pub fn update<R>(&mut self, path: &str, f: impl FnOnce(&mut Meta) -> R) -> Option<R> {
+        self.repack(path, None, f)
+    }
+
+    /// Packs a new entry for `path` from the old one's parts as `f` leaves them, with `data` as
+    /// its value (`None`: the old entry's).
+    fn repack<R>(
+        &mut self,
+        path: &str,
+        data: Option<Option<&[u8]>>,
+        f: impl FnOnce(&mut Meta) -> R,
+    ) -> Option<R> {
         let hash = self.hash(path);
         let slot = self.table.find_mut(hash, key_is(path))?;
         let stat = slot.node().stat;
@@ -123,13 +128,8 @@ impl NodeMap {
             children,
         };
         let r = f(&mut meta);
-        let packed = Entry::pack(
-            slot.path(),
-            slot.data(),
-            &meta.stat,
-            meta.acl,
-            meta.children,
-        );
+        let data = data.unwrap_or_else(|| slot.data());
+        let packed = Entry::pack(slot.path(), data, &meta.stat, meta.acl, meta.children);
         *slot = packed;
         Some(r)
     }
