@@ -36,10 +36,11 @@ const IN_MEMORY: usize = 256;
 /// ...and, of those already applied, at most this many bytes of their log records: decoded, a
 /// txn takes about three times its record (its request's own allocations, the session's
 /// identities), and 256 batches of a create load held 33 MB, i.e. 33 bytes per znode of a
-/// 1M-znode server that had just been loaded. Entries not yet applied stay, as the state
-/// machine is about to read them (reading them back from the log file, behind the fsyncs, cost
-/// 5% of create throughput). An entry read after it was dropped comes back from the file.
-const IN_MEMORY_BYTES: usize = 1 << 20;
+/// 1M-znode server that had just been loaded; at 1 MiB still ~7 MB (7 bytes per znode, when a
+/// znode costs ~140 in all), so 256 KiB. Entries not yet applied stay, as the state machine is
+/// about to read them (reading them back from the log file, behind the fsyncs, cost 5% of
+/// create throughput). An entry read after it was dropped comes back from the file.
+const IN_MEMORY_BYTES: usize = 256 << 10;
 
 type ReadBack = Result<Vec<(u64, Vec<u8>)>, DiskError>;
 
@@ -509,17 +510,18 @@ mod tests {
             g.evict(i - 1);
         };
         let keys = |g: &Inner| g.entries.keys().copied().collect::<Vec<_>>();
+        let tenth = IN_MEMORY_BYTES / 10;
         for i in 1..=10 {
-            add(&mut g, i, 300 << 10);
+            add(&mut g, i, 3 * tenth);
         }
         assert_eq!(keys(&g), [8, 9, 10]);
-        assert_eq!(g.entry_bytes, 900 << 10);
-        add(&mut g, 11, 5 << 20);
+        assert_eq!(g.entry_bytes, 9 * tenth);
+        add(&mut g, 11, 5 * IN_MEMORY_BYTES);
         assert_eq!(keys(&g), [11], "the newest stays whatever its size");
         // Not yet applied: kept beyond the bytes, not beyond the count.
         for i in 12..=14 {
-            g.entries.insert(i, (blank(i), 1 << 20));
-            g.entry_bytes += 1 << 20;
+            g.entries.insert(i, (blank(i), IN_MEMORY_BYTES));
+            g.entry_bytes += IN_MEMORY_BYTES;
             g.evict(11);
         }
         assert_eq!(keys(&g), [12, 13, 14]);

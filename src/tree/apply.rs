@@ -4,11 +4,8 @@
 //! but still used its zxid, as ZooKeeper's error txns do. A multi records an undo log so that a
 //! failing sub-op rolls back the ones before it.
 
-use super::hash_order::{Removed, CHILDREN_INITIAL_LOG2, EPHEMERALS_INITIAL_LOG2};
-use super::packed_node::Entry;
-use super::{
-    acl, path, AclList, ChildSet, DataTree, Kind, Node, CONTAINER_OWNER, MAX_TTL, TTL_MARK,
-};
+use super::hash_order::EPHEMERALS_INITIAL_LOG2;
+use super::{acl, path, AclList, DataTree, Kind, Node, CONTAINER_OWNER, MAX_TTL, TTL_MARK};
 use crate::txn::{Txn, TxnOp};
 use zk_codec::records::*;
 use zk_codec::{
@@ -48,7 +45,6 @@ enum Undo {
         path: String,
         node: Node,
         parent_pzxid: i64,
-        slot: Option<Removed>,
     },
     Changed {
         path: String,
@@ -243,23 +239,34 @@ impl DataTree {
             ephemeral_owner: owner,
             pzxid: cx.zxid,
         };
-        let node = Entry::pack(&full, r.data.as_deref(), &stat, acl, ChildSet::default());
-        let stat = self.stat_of(&node.node());
-        self.insert_node(&full, node, cx, parent_cversion + 1);
-        Ok((full, stat))
+        let data = r.data.as_deref();
+        self.insert_node(&full, data, &acl, &stat, cx, parent_cversion + 1);
+        let node = self.nodes.get(&full).expect("just created");
+        Ok((full, self.stat_of(&node)))
     }
 
     /// Links a new node under its (existing) parent and fires its events.
-    fn insert_node(&mut self, full: &str, node: Entry, cx: &mut Cx<'_>, new_parent_cversion: i32) {
-        // Invariant: callers checked that the parent exists.
-        let (parent_path, name) = path::split(full).expect("created paths contain a slash");
-        let (node_acl, owner, bytes) = {
-            let n = node.node();
-            (n.acl.clone(), n.stat.ephemeral_owner, n.data_len())
-        };
-        self.index_kind(full, owner, true);
+    fn insert_node(
+        &mut self,
+        full: &str,
+        data: Option<&[u8]>,
+        node_acl: &AclList,
+        stat: &StatPersisted,
+        cx: &mut Cx<'_>,
+        new_parent_cversion: i32,
+    ) {
+        // Invariant: callers checked that the parent exists and the node does not.
+        let (parent_path, _) = path::split(full).expect("created paths contain a slash");
+        let bytes = data.map_or(0, <[u8]>::len);
+        self.index_kind(full, stat.ephemeral_owner, true);
         self.data_size += (full.len() + bytes) as u64;
-        self.nodes.insert_packed(node);
+        let parent_cap = self
+            .nodes
+            .get(parent_path)
+            .map_or(0, |p| p.children.cap_log2());
+        self.nodes
+            .create(full, data, node_acl, stat)
+            .expect("parent and absence checked by caller");
         let parent_acl = self
             .nodes
             .update(parent_path, |parent| {
@@ -268,10 +275,9 @@ impl DataTree {
                         path: full.to_string(),
                         parent_cversion: parent.stat.cversion,
                         parent_pzxid: parent.stat.pzxid,
-                        parent_cap: parent.children.cap_log2(),
+                        parent_cap,
                     });
                 }
-                parent.children.insert(name, CHILDREN_INITIAL_LOG2);
                 parent.stat.cversion = new_parent_cversion;
                 parent.stat.pzxid = cx.zxid;
                 parent.acl.clone()
@@ -291,7 +297,7 @@ impl DataTree {
         cx.events.push(Event {
             kind: EventType::NodeCreated,
             path: full.to_string(),
-            acl: node_acl,
+            acl: node_acl.clone(),
         });
         cx.events.push(Event {
             kind: EventType::NodeChildrenChanged,
@@ -378,18 +384,17 @@ impl DataTree {
     fn remove_node(&mut self, cx: &mut Cx<'_>, target: &str) {
         // Invariant: callers checked that the node exists and has a parent.
         let node = self.nodes.remove(target).expect("checked by caller");
-        let (parent_path, name) = path::split(target).expect("checked by caller");
+        let (parent_path, _) = path::split(target).expect("checked by caller");
         self.index_kind(target, node.stat.ephemeral_owner, false);
         self.data_size = self
             .data_size
             .saturating_sub((target.len() + node.data_len()) as u64);
-        let (slot, parent_pzxid, parent_acl) = self
+        let (parent_pzxid, parent_acl) = self
             .nodes
             .update(parent_path, |parent| {
-                let slot = parent.children.remove(name);
                 let parent_pzxid = parent.stat.pzxid;
                 parent.stat.pzxid = parent.stat.pzxid.max(cx.zxid);
-                (slot, parent_pzxid, parent.acl.clone())
+                (parent_pzxid, parent.acl.clone())
             })
             .expect("parent of an existing node");
         if target.starts_with(super::quota::QUOTA_ROOT) {
@@ -416,7 +421,6 @@ impl DataTree {
                 path: target.to_string(),
                 node,
                 parent_pzxid,
-                slot,
             });
         }
     }
@@ -642,35 +646,26 @@ impl DataTree {
                             .data_size
                             .saturating_sub((path.len() + node.data_len()) as u64);
                     }
-                    if let Some((pp, name)) = path::split(&path) {
-                        if let Some(mut p) = self.nodes.get_mut(pp) {
-                            p.children.remove(name);
-                            p.children.set_cap_log2(parent_cap);
+                    if let Some(pp) = parent_of(&path) {
+                        self.nodes.set_child_cap(pp, parent_cap);
+                        self.nodes.update(pp, |p| {
                             p.stat.cversion = parent_cversion;
                             p.stat.pzxid = parent_pzxid;
-                        }
+                        });
                     }
                 }
                 Undo::Deleted {
                     path,
                     node,
                     parent_pzxid,
-                    slot,
                 } => {
                     self.index_kind(&path, node.stat.ephemeral_owner, true);
                     self.data_size += (path.len() + node.data_len()) as u64;
-                    if let Some((pp, name)) = path::split(&path) {
-                        if let Some(mut p) = self.nodes.get_mut(pp) {
-                            match slot {
-                                Some(r) => p.children.restore(name, r),
-                                None => {
-                                    p.children.insert(name, CHILDREN_INITIAL_LOG2);
-                                }
-                            }
-                            p.stat.pzxid = parent_pzxid;
-                        }
+                    // Rolled back in reverse, so the parent is there again.
+                    let _ = self.nodes.restore(&path, node);
+                    if let Some(pp) = parent_of(&path) {
+                        self.nodes.update(pp, |p| p.stat.pzxid = parent_pzxid);
                     }
-                    self.nodes.insert(&path, node);
                 }
                 Undo::Changed { path, node } => {
                     if let Some(mut n) = self.nodes.get_mut(path.as_str()) {
@@ -716,4 +711,9 @@ fn ttl_flags_without_ttl(op: &MultiOp) -> bool {
         }
         _ => false,
     }
+}
+
+/// The parent's path of a node's.
+fn parent_of(p: &str) -> Option<&str> {
+    path::split(p).map(|(parent, _)| parent)
 }

@@ -7,13 +7,12 @@
 //! or when a ninth name lands in one bucket of a table under 64 (`treeifyBin`). Clients are not
 //! meant to rely on the order, but tools print it, and the conformance suite compares it.
 //!
-//! Members are kept by name in [`PackedNames`] (shared chunks: copying a large parent for a
-//! snapshot's sake does not copy its names) with their Java hash and an insertion counter; the
-//! Java order is computed when a list is asked for. The set itself is boxed, so a node without
-//! children spends one pointer on it.
+//! A node's children follow these rules in the znode store (`node_map`, which keeps no list of
+//! names: the order comes from each child's name and czxid). [`HashOrderSet`] holds the names
+//! of a session's ephemerals, by name in [`PackedNames`] with their Java hash and an insertion
+//! counter; the Java order is computed when a list is asked for.
 //! Known gaps: a bucket already treeified (9+ colliding names in a table of 64 or more) orders
-//! new members differently in Java, and after a restart ZooKeeper re-inserts children in its
-//! old listing order while rzk re-inserts them by name.
+//! new members differently in Java.
 
 use super::packed_names::PackedNames;
 
@@ -21,8 +20,8 @@ use super::packed_names::PackedNames;
 pub const CHILDREN_INITIAL_LOG2: u8 = 3;
 /// `new HashSet<String>()`: a session's ephemerals.
 pub const EPHEMERALS_INITIAL_LOG2: u8 = 4;
-const TREEIFY_THRESHOLD: usize = 8;
-const MIN_TREEIFY_LOG2: u8 = 6;
+pub(super) const TREEIFY_THRESHOLD: usize = 8;
+pub(super) const MIN_TREEIFY_LOG2: u8 = 6;
 
 /// `HashMap.hash(key)` for a `String` key: `String.hashCode()` over UTF-16 units, spread.
 pub fn java_hash(s: &str) -> u32 {
@@ -46,20 +45,13 @@ struct Members {
     cap_log2: u8,
 }
 
-/// What `remove` took out, to put it back exactly (a failed multi's roll-back).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Removed {
-    hash: u32,
-    seq: u32,
-}
-
 impl HashOrderSet {
     pub fn len(&self) -> usize {
         self.0.as_ref().map_or(0, |m| m.items.len())
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.0.as_ref().is_none_or(|m| m.items.is_empty())
     }
 
     /// Members by name (for walks where order does not show).
@@ -69,55 +61,10 @@ impl HashOrderSet {
             .flat_map(|m| m.items.iter().map(|(name, _, _)| name))
     }
 
-    /// Builds the set that inserting `names` one after the other would build; the names must
-    /// be in strictly ascending order. Snapshot load: the set is built in bulk instead of one
-    /// search per name, and only the table-size history is replayed.
-    ///
-    /// # Errors
-    /// The first name out of order.
-    pub fn from_sorted_inserts<'a>(
-        names: impl IntoIterator<Item = &'a str>,
-        initial_log2: u8,
-    ) -> Result<Self, &'a str> {
-        let mut hashes: Vec<u32> = Vec::new();
-        let mut cap_log2 = initial_log2;
-        let mut seq = 0u32;
-        let items = PackedNames::from_sorted(names.into_iter().map(|name| {
-            let hash = java_hash(name);
-            if cap_log2 < MIN_TREEIFY_LOG2 {
-                let mask = (1u32 << cap_log2) - 1;
-                let same_bucket = hashes.iter().filter(|h| *h & mask == hash & mask).count();
-                if same_bucket >= TREEIFY_THRESHOLD {
-                    cap_log2 += 1;
-                }
-                hashes.push(hash);
-            }
-            seq += 1;
-            if seq as usize > (3usize << cap_log2) / 4 {
-                cap_log2 += 1;
-            }
-            (name, hash, seq - 1)
-        }))?;
-        if items.is_empty() {
-            return Ok(HashOrderSet::default());
-        }
-        Ok(HashOrderSet(Some(Box::new(Members {
-            items,
-            next_seq: seq,
-            cap_log2,
-        }))))
-    }
-
-    /// The Java table size's log2 (for roll-back).
+    /// The Java table size's log2.
+    #[cfg(test)]
     pub fn cap_log2(&self) -> u8 {
         self.0.as_ref().map_or(0, |m| m.cap_log2)
-    }
-
-    /// Restores the table size after rolling back inserts that grew it.
-    pub fn set_cap_log2(&mut self, cap_log2: u8) {
-        if self.0.is_some() || cap_log2 != 0 {
-            self.members(cap_log2).cap_log2 = cap_log2;
-        }
     }
 
     fn members(&mut self, initial_log2: u8) -> &mut Members {
@@ -160,20 +107,11 @@ impl HashOrderSet {
         true
     }
 
-    /// Removes `name`, returning what puts it back in the same place.
-    pub fn remove(&mut self, name: &str) -> Option<Removed> {
+    /// Removes `name`; false if it was not there.
+    pub fn remove(&mut self, name: &str) -> bool {
         self.0
-            .as_mut()?
-            .items
-            .remove(name)
-            .map(|(hash, seq)| Removed { hash, seq })
-    }
-
-    /// Puts back a member taken out by `remove`.
-    pub fn restore(&mut self, name: &str, r: Removed) {
-        if let Some(m) = &mut self.0 {
-            m.items.insert(name, r.hash, r.seq);
-        }
+            .as_mut()
+            .is_some_and(|m| m.items.remove(name).is_some())
     }
 
     /// Members in Java iteration order.
@@ -220,33 +158,6 @@ impl Members {
 mod tests {
     use super::*;
 
-    #[test]
-    fn bulk_build_equals_inserting_one_by_one() {
-        // Colliding short names exercise the treeify growth, many names the load-factor growth.
-        for n in [0usize, 1, 7, 9, 13, 40, 100, 1000] {
-            let mut names: Vec<String> = (0..n).map(|i| format!("n{}", i * 31)).collect();
-            // "Aa" and "BB" hash alike in Java, so these 16 names share one bucket.
-            names.extend((0..16.min(n)).map(|bits| {
-                (0..4)
-                    .map(|b| if bits >> b & 1 == 1 { "Aa" } else { "BB" })
-                    .collect::<String>()
-            }));
-            names.sort();
-            names.dedup();
-            let mut one_by_one = HashOrderSet::default();
-            for name in &names {
-                one_by_one.insert(name, CHILDREN_INITIAL_LOG2);
-            }
-            let bulk = HashOrderSet::from_sorted_inserts(
-                names.iter().map(String::as_str),
-                CHILDREN_INITIAL_LOG2,
-            )
-            .unwrap();
-            assert_eq!(bulk, one_by_one, "{n} names");
-            assert_eq!(bulk.java_order(), one_by_one.java_order());
-        }
-    }
-
     /// Listings measured on ZooKeeper 3.8 (conformance/clients FINDINGS: `ls /` after creating
     /// /c1 then /a is `a zookeeper c1`).
     #[test]
@@ -280,19 +191,5 @@ mod tests {
             s.remove(&format!("n{i}"));
         }
         assert_eq!(s.cap_log2(), 4);
-    }
-
-    #[test]
-    fn removed_members_come_back_in_place() {
-        let mut s = HashOrderSet::default();
-        for n in ["a", "q", "i", "y"] {
-            s.insert(n, CHILDREN_INITIAL_LOG2);
-        }
-        let before: Vec<String> = s.java_order().iter().map(|x| x.to_string()).collect();
-        let r = s.remove("q").unwrap();
-        s.insert("z", CHILDREN_INITIAL_LOG2);
-        s.remove("z");
-        s.restore("q", r);
-        assert_eq!(s.java_order(), before);
     }
 }

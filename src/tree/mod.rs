@@ -10,21 +10,22 @@
 
 mod acl;
 mod apply;
+mod arena;
 pub mod hash_order;
 mod node_map;
 mod packed_names;
-mod packed_node;
 pub mod path;
 mod prefetch;
 mod quota;
+mod record;
 mod snapshot;
 
 pub use acl::{allows as acl_allows, base64, digest_id};
 pub use apply::{Applied, Event};
-pub use packed_node::NodeRef;
+pub use node_map::NodeRef;
 pub use snapshot::TreeView;
 
-use hash_order::{HashOrderSet, CHILDREN_INITIAL_LOG2};
+use hash_order::HashOrderSet;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use zk_codec::records::{Acl, Id, Stat, StatPersisted};
@@ -48,8 +49,9 @@ pub struct Options {
     pub skip_acl: bool,
 }
 
-/// One znode, owned: what a write works on and an undo log keeps. The map stores nodes packed
-/// (see `packed_node`) and lends them out as [`NodeRef`].
+/// One znode, owned: what a write works on and an undo log keeps (its children are the store's:
+/// see `node_map`). The store keeps nodes packed (see `record`) and lends them out as
+/// [`NodeRef`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {
     /// `None` when created with null data (kept distinct from empty).
@@ -57,8 +59,6 @@ pub struct Node {
     pub acl: AclList,
     /// Persisted stat: cversion counts creations; ephemeral_owner holds the internal markers.
     pub stat: StatPersisted,
-    /// Names, listed in ZooKeeper's (Java hash set) order.
-    pub children: ChildSet,
 }
 
 impl Node {
@@ -68,15 +68,11 @@ impl Node {
     }
 }
 
-/// A node's ACL list, shared by every node with the same list. A thin pointer (a `Vec` behind
-/// the `Arc`, not a slice): 8 bytes in every packed node instead of 16.
+/// A node's ACL list, shared by every node with the same list (records hold its number).
 pub type AclList = Arc<Vec<Acl>>;
 
 /// An owned node's value.
 pub type Value = Box<[u8]>;
-
-/// A node's child names.
-pub type ChildSet = HashOrderSet;
 
 /// What kind of node an ephemeralOwner value marks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,7 +84,7 @@ pub enum Kind {
 }
 
 /// The tree.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct DataTree {
     nodes: node_map::NodeMap,
     /// Kept while the session lives, even when empty (ZooKeeper keeps the set's capacity).
@@ -137,20 +133,12 @@ impl DataTree {
         let open = t.intern(Acl::open_unsafe());
         let read = t.intern(Acl::read_unsafe());
         let add = |t: &mut DataTree, path: &str, acl: AclList, data: Option<Value>| {
-            t.nodes.insert(
-                path,
-                Node {
-                    data,
-                    acl,
-                    stat: builtin_stat(),
-                    children: ChildSet::default(),
-                },
-            );
-            if let Some((parent, name)) = path::split(path).filter(|_| path != "/") {
-                if let Some(mut p) = t.nodes.get_mut(parent) {
-                    p.children.insert(name, CHILDREN_INITIAL_LOG2);
-                }
-            }
+            let node = Node {
+                data,
+                acl,
+                stat: builtin_stat(),
+            };
+            t.nodes.insert(path, node).expect("built-in nodes in order");
         };
         add(&mut t, "/", open.clone(), Some(Value::default()));
         add(&mut t, "/zookeeper", open.clone(), Some(Value::default()));
@@ -161,6 +149,7 @@ impl DataTree {
         }
         t.data_size = t
             .nodes
+            .iter()
             .iter()
             .map(|(p, n)| (p.len() + n.data_len()) as u64)
             .sum();
@@ -313,16 +302,11 @@ impl DataTree {
 
     /// getAllChildrenNumber: every descendant.
     pub fn all_children_number(&self, path: &str, ids: &[Id]) -> Result<i32, ErrorCode> {
-        let node = self.readable(path, ids)?;
-        let base = if path.is_empty() { "/" } else { path };
-        let mut count = 0i32;
-        let mut stack: Vec<String> = node.children.iter().map(|c| path::join(base, c)).collect();
-        while let Some(p) = stack.pop() {
-            count += 1;
-            if let Some(n) = self.nodes.get(p.as_str()) {
-                stack.extend(n.children.iter().map(|c| path::join(&p, c)));
-            }
-        }
+        self.readable(path, ids)?;
+        // The walk counts the node itself too.
+        let mut count = -1i32;
+        self.nodes
+            .walk(if path.is_empty() { "/" } else { path }, |_, _| count += 1);
         Ok(count)
     }
 

@@ -1,31 +1,186 @@
-//! The znode map. Each node is one packed, reference-counted [`Entry`] holding its path (see
-//! `packed_node`), so that a snapshot can take a view of every node in one pass under the
-//! tree's read lock (one reference-count increment per node) and encode it after the lock is
-//! released. Entries are never changed in place: a write takes the node out ([`NodeMut`]) and
-//! stores a new entry when done, so a view keeps the nodes as they were. One pointer per table
-//! slot.
+//! The znode store: records in an [`Arena`], each node found by its name in its parent's child
+//! table (a hash table of 4-byte handles), so that neither a path map nor a list of child names
+//! costs anything per node. A node with children owns a [`Dir`]: its table, the capacity Java's
+//! `HashSet` would have (for the listing order, see `hash_order`), and the two stat fields a
+//! child's create or delete changes (cversion, pzxid), kept there so that creating a child does
+//! not rewrite the parent's record.
+//!
+//! Records are never changed in place: a write appends a new one and points the parent's table
+//! at it; the old one is garbage, and a chunk mostly garbage is compacted (each live record is
+//! found through its parent's table, copied out and re-pointed). A snapshot's [`View`] copies
+//! the tables' handles (4 bytes per node, under the tree's lock) and holds the chunks, so it
+//! reads every node as it was while the tree goes on.
 
-use super::packed_node::{Entry, Meta, NodeRef};
-use super::{prefetch, Node};
-use hashbrown::hash_table::{self, HashTable};
+use super::arena::{Arena, Base, Frozen, Handle};
+use super::hash_order::{java_hash, CHILDREN_INITIAL_LOG2, MIN_TREEIFY_LOG2, TREEIFY_THRESHOLD};
+use super::record::{self, Fields, Rec};
+use super::{path, prefetch, AclList, Node, Value};
+use hashbrown::hash_table::HashTable;
+use std::collections::HashMap;
+use std::sync::Arc;
 use zk_codec::records::StatPersisted;
 
-/// Path → node. ahash: SipHash dominated snapshot loading; ahash keeps per-process random
-/// keys, so client-chosen paths still cannot be made to collide. A hashbrown table rather than
-/// a std map so that a bulk insert can hand over hashes computed in advance.
-#[derive(Clone, Default)]
-pub struct NodeMap {
-    table: HashTable<Slot>,
-    hasher: ahash::RandomState,
+/// A node's child table and the stat fields its children change.
+struct Dir {
+    table: HashTable<Handle>,
+    cversion: i32,
+    pzxid: i64,
+    /// log2 of the Java table size.
+    cap_log2: u8,
 }
 
-/// Every node at one moment, shared with the live map.
-pub type View = Vec<Entry>;
+/// The store.
+pub struct NodeMap {
+    arena: Arena,
+    dirs: Vec<Option<Dir>>,
+    free_dirs: Vec<u32>,
+    root: Option<Handle>,
+    len: usize,
+    /// ahash with per-process random keys: client-chosen names cannot be made to collide.
+    hasher: ahash::RandomState,
+    /// ACL lists by number (records hold the number); never shrinks, like the tree's intern
+    /// set.
+    acls: Vec<AclList>,
+    acl_ids: HashMap<usize, u32>,
+    /// Where a record is encoded before it is copied into the arena.
+    scratch: Vec<u8>,
+    /// Chunks to compact once the current write is done.
+    pending: Vec<usize>,
+}
 
-/// A node taken out of the map for a write; the node is packed back into the map when this is
-/// dropped.
+impl Default for NodeMap {
+    fn default() -> Self {
+        NodeMap {
+            arena: Arena::default(),
+            dirs: Vec::new(),
+            free_dirs: Vec::new(),
+            root: None,
+            len: 0,
+            hasher: ahash::RandomState::new(),
+            acls: Vec::new(),
+            acl_ids: HashMap::new(),
+            scratch: Vec::new(),
+            pending: Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for NodeMap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeMap")
+            .field("nodes", &self.len)
+            .field("dirs", &(self.dirs.len() - self.free_dirs.len()))
+            .field("bytes", &self.arena.footprint())
+            .finish()
+    }
+}
+
+/// A node as read from the store: the stat decoded, the rest borrowed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeRef<'a> {
+    pub data: Option<&'a [u8]>,
+    pub acl: &'a AclList,
+    pub stat: StatPersisted,
+    pub children: Children<'a>,
+}
+
+impl NodeRef<'_> {
+    /// The value's length (0 for null data).
+    pub fn data_len(&self) -> usize {
+        self.data.map_or(0, <[u8]>::len)
+    }
+
+    /// An owned copy (without the children).
+    pub fn to_node(&self) -> Node {
+        Node {
+            data: self.data.map(Value::from),
+            acl: self.acl.clone(),
+            stat: self.stat.clone(),
+        }
+    }
+}
+
+/// A node's children, read through its table.
+#[derive(Clone, Copy)]
+pub struct Children<'a> {
+    dir: Option<&'a Dir>,
+    arena: &'a Arena,
+}
+
+impl<'a> Children<'a> {
+    pub fn len(&self) -> usize {
+        self.dir.map_or(0, |d| d.table.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Names in no particular order (for walks where order does not show).
+    pub fn iter(&self) -> impl Iterator<Item = &'a str> + 'a {
+        let arena = self.arena;
+        self.dir
+            .into_iter()
+            .flat_map(|d| d.table.iter())
+            .map(move |&h| name_in(arena, h))
+    }
+
+    /// The Java table size's log2 (before the first child, that of the table the first add
+    /// makes).
+    pub fn cap_log2(&self) -> u8 {
+        self.dir.map_or(CHILDREN_INITIAL_LOG2, |d| d.cap_log2)
+    }
+
+    /// Names in Java `HashSet` iteration order: by bucket, then in insertion order, which is
+    /// creation order (czxid; by name between children one multi created together).
+    pub fn java_order(&self) -> Vec<&'a str> {
+        let Some(d) = self.dir else {
+            return Vec::new();
+        };
+        let mask = (1u32 << d.cap_log2) - 1;
+        let mut v: Vec<(u32, i64, &str)> = d
+            .table
+            .iter()
+            .map(|&h| {
+                let r = rec_in(self.arena, h);
+                (java_hash(r.name) & mask, r.stat.czxid, r.name)
+            })
+            .collect();
+        v.sort_unstable();
+        v.into_iter().map(|(_, _, n)| n).collect()
+    }
+
+    fn sorted(&self) -> Vec<&'a str> {
+        let mut v: Vec<&str> = self.iter().collect();
+        v.sort_unstable();
+        v
+    }
+}
+
+impl PartialEq for Children<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cap_log2() == other.cap_log2() && self.sorted() == other.sorted()
+    }
+}
+
+impl Eq for Children<'_> {}
+
+impl std::fmt::Debug for Children<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.sorted()).finish()
+    }
+}
+
+/// A node's parts other than its value and children, for [`NodeMap::update`].
+pub struct Meta {
+    pub stat: StatPersisted,
+    pub acl: AclList,
+}
+
+/// A node taken out of the store for a write; stored back when this is dropped.
 pub struct NodeMut<'a> {
-    slot: &'a mut Entry,
+    map: &'a mut NodeMap,
+    path: String,
     node: Option<Node>,
 }
 
@@ -46,255 +201,904 @@ impl std::ops::DerefMut for NodeMut<'_> {
 impl Drop for NodeMut<'_> {
     fn drop(&mut self) {
         if let Some(node) = self.node.take() {
-            let packed = Entry::new(self.slot.path(), node);
-            *self.slot = packed;
+            let path = std::mem::take(&mut self.path);
+            // The node was read from this path a moment ago, so its parent is there.
+            let _ = self.map.put_owned(&path, node, false);
         }
     }
 }
 
-impl std::fmt::Debug for NodeMap {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_map().entries(self.iter()).finish()
-    }
+fn name_in(arena: &Arena, h: Handle) -> &str {
+    // SAFETY: `h` is a live record of `arena`, borrowed as long as the result.
+    unsafe { record::name(arena.at(h)).name }
 }
 
-/// One slot of the table.
-type Slot = Entry;
-
-/// Whether a slot holds `path`.
-fn key_is(path: &str) -> impl Fn(&Slot) -> bool + '_ {
-    move |e| e.path() == path
+fn rec_in(arena: &Arena, h: Handle) -> Rec<'_> {
+    // SAFETY: as above.
+    unsafe { record::decode(arena.at(h)) }
 }
 
-/// A slot's hash, for the table to move it when it grows.
-fn rehash(hasher: &ahash::RandomState) -> impl Fn(&Slot) -> u64 + '_ {
-    move |e| hasher.hash_one(e.path())
+/// A node read from a snapshot, its ACL already numbered by [`NodeMap::acl_id`].
+pub struct Loaded<'a> {
+    pub path: &'a str,
+    pub data: Option<&'a [u8]>,
+    pub acl: u32,
+    pub stat: StatPersisted,
+}
+
+/// Why a node could not be stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreError {
+    NoParent,
+    Exists,
 }
 
 impl NodeMap {
-    fn hash(&self, path: &str) -> u64 {
-        self.hasher.hash_one(path)
+    fn hash(&self, name: &str) -> u64 {
+        self.hasher.hash_one(name)
+    }
+
+    fn rec(&self, h: Handle) -> Rec<'_> {
+        rec_in(&self.arena, h)
+    }
+
+    /// A record whose borrow is not tied to `self`.
+    ///
+    /// # Safety
+    /// The result must not be used after the record is killed (its chunk may be freed then) or
+    /// after `self` is dropped.
+    unsafe fn rec_detached<'x>(&self, h: Handle) -> Rec<'x> {
+        record::decode(self.arena.at(h))
+    }
+
+    fn dir_of(&self, h: Handle) -> Option<u32> {
+        // SAFETY: `h` is a live record of the arena.
+        unsafe { record::dir(self.arena.at(h)) }
+    }
+
+    fn child(&self, d: u32, name: &str) -> Option<Handle> {
+        let arena = &self.arena;
+        self.dirs[d as usize]
+            .as_ref()?
+            .table
+            .find(self.hash(name), |&c| name_in(arena, c) == name)
+            .copied()
+    }
+
+    fn find(&self, path: &str) -> Option<Handle> {
+        let mut h = self.root?;
+        if path == "/" {
+            return Some(h);
+        }
+        for name in path.strip_prefix('/')?.split('/') {
+            h = self.child(self.dir_of(h)?, name)?;
+        }
+        Some(h)
+    }
+
+    fn node_ref(&self, h: Handle) -> NodeRef<'_> {
+        let r = self.rec(h);
+        let dir = r.dir.and_then(|d| self.dirs[d as usize].as_ref());
+        let mut stat = r.stat;
+        if let Some(d) = dir {
+            stat.cversion = d.cversion;
+            stat.pzxid = d.pzxid;
+        }
+        NodeRef {
+            data: r.data,
+            acl: &self.acls[r.acl as usize],
+            stat,
+            children: Children {
+                dir,
+                arena: &self.arena,
+            },
+        }
     }
 
     pub fn get(&self, path: &str) -> Option<NodeRef<'_>> {
-        self.table
-            .find(self.hash(path), key_is(path))
-            .map(Entry::node)
+        self.find(path).map(|h| self.node_ref(h))
     }
 
-    /// The node for a write, packed back when the guard drops; its ACL and children are
-    /// cloned only if a snapshot view still holds the entry.
-    pub fn get_mut(&mut self, path: &str) -> Option<NodeMut<'_>> {
-        let hash = self.hash(path);
-        self.table.find_mut(hash, key_is(path)).map(|slot| {
-            let node = Some(slot.take_node());
-            NodeMut { slot, node }
-        })
+    pub fn contains_key(&self, path: &str) -> bool {
+        self.find(path).is_some()
     }
 
-    pub fn insert(&mut self, path: &str, node: Node) {
-        self.insert_packed(Entry::new(path, node));
+    pub fn len(&self) -> usize {
+        self.len
     }
 
-    /// Replaces a node's value and stat, keeping its ACL and children (moved, not copied,
-    /// unless a view holds the entry); the old value is not copied either.
-    pub fn set_data(&mut self, path: &str, data: Option<&[u8]>, stat: &StatPersisted) -> bool {
-        self.repack(path, Some(data), |m| m.stat = stat.clone())
-            .is_some()
+    /// The number records keep for `acl` (lists are told apart by address: the tree interns
+    /// them).
+    pub fn acl_id(&mut self, acl: &AclList) -> u32 {
+        let key = Arc::as_ptr(acl) as usize;
+        if let Some(&id) = self.acl_ids.get(&key) {
+            return id;
+        }
+        let id = self.acls.len() as u32;
+        self.acls.push(acl.clone());
+        self.acl_ids.insert(key, id);
+        id
     }
 
-    /// Changes a node's stat, ACL or children in place of a [`NodeMut`]: the value goes from
-    /// the old entry to the new one without an owned copy in between (a parent's update at
-    /// every create and delete).
-    pub fn update<R>(&mut self, path: &str, f: impl FnOnce(&mut Meta) -> R) -> Option<R> {
-        self.repack(path, None, f)
-    }
-
-    /// Packs a new entry for `path` from the old one's parts as `f` leaves them, with `data` as
-    /// its value (`None`: the old entry's).
-    fn repack<R>(
-        &mut self,
-        path: &str,
-        data: Option<Option<&[u8]>>,
-        f: impl FnOnce(&mut Meta) -> R,
-    ) -> Option<R> {
-        let hash = self.hash(path);
-        let slot = self.table.find_mut(hash, key_is(path))?;
-        let stat = slot.node().stat;
-        let (acl, children) = slot.take_shared();
-        let mut meta = Meta {
-            stat,
-            acl,
-            children,
+    /// Encodes and stores a record.
+    fn write(&mut self, f: &Fields<'_>) -> Handle {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let big = f.name.len() + f.data.map_or(0, <[u8]>::len) > super::arena::INLINE_MAX - 64;
+        let h = if big {
+            record::encode(&mut scratch, f, Base::default());
+            self.arena.put_alone(&scratch)
+        } else {
+            let current = self.arena.current_base().and_then(|base| {
+                record::encode(&mut scratch, f, base);
+                self.arena.fits(scratch.len()).then_some(())
+            });
+            if current.is_some() {
+                self.arena.put_current(&scratch)
+            } else {
+                let base = record::own_base(f.stat);
+                record::encode(&mut scratch, f, base);
+                self.arena.put_new_chunk(&scratch, base)
+            }
         };
-        let r = f(&mut meta);
-        let data = data.unwrap_or_else(|| slot.data());
-        let packed = Entry::pack(slot.path(), data, &meta.stat, meta.acl, meta.children);
-        *slot = packed;
-        Some(r)
+        self.scratch = scratch;
+        h
     }
 
-    pub fn insert_packed(&mut self, entry: Entry) {
-        let path = entry.path();
-        let hash = self.hash(path);
-        match self.table.entry(hash, key_is(path), rehash(&self.hasher)) {
-            hash_table::Entry::Occupied(mut e) => *e.get_mut() = entry,
-            hash_table::Entry::Vacant(e) => {
-                e.insert(entry);
+    fn kill(&mut self, h: Handle, len: usize) {
+        if let Some(c) = self.arena.kill(h, len) {
+            if !self.pending.contains(&c) {
+                self.pending.push(c);
             }
         }
     }
 
-    pub fn remove(&mut self, path: &str) -> Option<Node> {
-        let hash = self.hash(path);
-        let entry = self.table.find_entry(hash, key_is(path)).ok()?;
-        let (mut e, _) = entry.remove();
-        Some(e.take_node())
+    /// Points the slot that holds `old` (in `parent`'s table, or the root) at `new`.
+    fn repoint(&mut self, parent: Option<u32>, name: &str, old: Handle, new: Handle) {
+        match parent {
+            None => self.root = Some(new),
+            Some(p) => {
+                let hash = self.hash(name);
+                let dir = self.dirs[p as usize].as_mut().expect("parent table");
+                *dir.table
+                    .find_mut(hash, |&c| c == old)
+                    .expect("slot of a live node") = new;
+            }
+        }
     }
 
-    pub fn contains_key(&self, path: &str) -> bool {
-        self.get(path).is_some()
+    /// Replaces the record at `h` with `f` (same parent and name) and returns the new handle.
+    fn replace(&mut self, h: Handle, f: &Fields<'_>, old_len: usize) -> Handle {
+        let new = self.write(f);
+        self.repoint(f.parent, f.name, h, new);
+        self.kill(h, old_len);
+        new
     }
 
-    pub fn len(&self) -> usize {
-        self.table.len()
+    /// The table of the node at `h`, made (and the node's record rewritten to name it) if it
+    /// has none yet.
+    fn ensure_dir(&mut self, h: Handle) -> u32 {
+        // SAFETY: used before `h` is killed (in `replace`, after the new record is written).
+        let r = unsafe { self.rec_detached(h) };
+        if let Some(d) = r.dir {
+            return d;
+        }
+        let dir = Dir {
+            table: HashTable::new(),
+            cversion: r.stat.cversion,
+            pzxid: r.stat.pzxid,
+            cap_log2: CHILDREN_INITIAL_LOG2,
+        };
+        let d = match self.free_dirs.pop() {
+            Some(d) => {
+                self.dirs[d as usize] = Some(dir);
+                d
+            }
+            None => {
+                self.dirs.push(Some(dir));
+                (self.dirs.len() - 1) as u32
+            }
+        };
+        let f = Fields {
+            dir: Some(d),
+            ..r.fields()
+        };
+        self.replace(h, &f, r.len);
+        d
     }
 
-    pub fn clear(&mut self) {
-        self.table.clear();
+    /// A record rewritten with its stat's child fields also set in its table.
+    fn sync_dir(&mut self, dir: Option<u32>, stat: &StatPersisted) {
+        if let Some(d) = dir.and_then(|d| self.dirs[d as usize].as_mut()) {
+            d.cversion = stat.cversion;
+            d.pzxid = stat.pzxid;
+        }
     }
 
-    pub fn reserve(&mut self, n: usize) {
-        self.table.reserve(n, rehash(&self.hasher));
+    /// Stores a node at `path`: a new child of its parent (growing the parent's Java capacity
+    /// when `grow`, as a `HashSet.add` would), or in place of the node there (keeping its
+    /// children) unless `new_only`.
+    fn put(
+        &mut self,
+        path: &str,
+        data: Option<&[u8]>,
+        acl: u32,
+        stat: &StatPersisted,
+        (grow, new_only): (bool, bool),
+    ) -> Result<(), StoreError> {
+        if path == "/" {
+            if new_only && self.root.is_some() {
+                return Err(StoreError::Exists);
+            }
+            let (old, dir) = match self.root {
+                // SAFETY: killed only after the new record is written.
+                Some(h) => (
+                    Some((h, unsafe { self.rec_detached(h) }.len)),
+                    self.dir_of(h),
+                ),
+                None => (None, None),
+            };
+            let f = Fields {
+                parent: None,
+                name: "",
+                dir,
+                acl,
+                data,
+                stat,
+            };
+            match old {
+                Some((h, len)) => {
+                    self.replace(h, &f, len);
+                }
+                None => {
+                    self.root = Some(self.write(&f));
+                    self.len += 1;
+                }
+            }
+            self.sync_dir(dir, stat);
+            self.compact_pending();
+            return Ok(());
+        }
+        let (parent_path, name) = path::split(path).ok_or(StoreError::NoParent)?;
+        let ph = self.find(parent_path).ok_or(StoreError::NoParent)?;
+        let d = self.ensure_dir(ph);
+        if let Some(h) = self.child(d, name) {
+            if new_only {
+                return Err(StoreError::Exists);
+            }
+            // SAFETY: killed only after the new record is written.
+            let old = unsafe { self.rec_detached(h) };
+            let f = Fields {
+                parent: Some(d),
+                name,
+                dir: old.dir,
+                acl,
+                data,
+                stat,
+            };
+            self.replace(h, &f, old.len);
+            self.sync_dir(old.dir, stat);
+            self.compact_pending();
+            return Ok(());
+        }
+        self.add_child(d, name, data, acl, stat, grow);
+        self.compact_pending();
+        Ok(())
     }
 
-    /// The hasher [`NodeMap::insert_bulk`] wants the keys hashed with.
-    pub(super) fn hasher(&self) -> &ahash::RandomState {
-        &self.hasher
+    /// Adds a node under table `d`, where no node of that name is.
+    fn add_child(
+        &mut self,
+        d: u32,
+        name: &str,
+        data: Option<&[u8]>,
+        acl: u32,
+        stat: &StatPersisted,
+        grow: bool,
+    ) {
+        if grow {
+            self.grow_cap(d, name);
+        }
+        let h = self.write(&Fields {
+            parent: Some(d),
+            name,
+            dir: None,
+            acl,
+            data,
+            stat,
+        });
+        let hash = self.hash(name);
+        let (arena, hasher) = (&self.arena, &self.hasher);
+        let dir = self.dirs[d as usize].as_mut().expect("table just made");
+        dir.table
+            .insert_unique(hash, h, |&c| hasher.hash_one(name_in(arena, c)));
+        if grow && dir.table.len() > (3usize << dir.cap_log2) / 4 {
+            dir.cap_log2 += 1;
+        }
+        self.len += 1;
     }
 
-    /// Inserts nodes, each with its path's hash from [`NodeMap::hasher`], in the order of the
-    /// table's buckets: a million inserts in the order they were read (random for the table)
-    /// cost a cache and a TLB miss each, and were a fifth of a restart. hashbrown keeps a power
-    /// of two of buckets, at most 7/8 full, and starts each probe at `hash & (buckets - 1)`; a
-    /// wrong guess of that only costs speed.
+    /// Adds the nodes of a snapshot, each after its parent. Each parent's table is sized once
+    /// for all its children (growing a table of a million re-reads every name each time it
+    /// doubles: a quarter of a restart), and consecutive siblings skip the parent's lookup.
     ///
     /// # Errors
-    /// A path that is already in the map or twice in `items` (nothing after it is inserted).
-    pub(super) fn insert_bulk(&mut self, mut items: Vec<(u64, Entry)>) -> Result<(), Box<str>> {
-        self.reserve(items.len());
-        let buckets = (self.table.capacity().saturating_mul(8) / 7 + 1).next_power_of_two() as u64;
-        let mask = buckets - 1;
-        items.sort_unstable_by_key(|(hash, _)| hash & mask);
-        for (hash, entry) in items {
-            // Keys are compared only when the stored hash bits match, which a new path rarely
-            // does, so the check costs next to nothing.
-            match self
-                .table
-                .entry(hash, key_is(entry.path()), rehash(&self.hasher))
-            {
-                hash_table::Entry::Vacant(e) => {
-                    e.insert(entry);
-                }
-                hash_table::Entry::Occupied(_) => return Err(entry.path().into()),
+    /// The first node without a parent, or listed twice, with its position.
+    pub fn load_all(&mut self, nodes: &[Loaded<'_>]) -> Result<(), (StoreError, usize)> {
+        let mut counts: HashMap<&str, usize, ahash::RandomState> = HashMap::default();
+        for n in nodes {
+            if let Some((parent, _)) = path::split(n.path).filter(|_| n.path != "/") {
+                *counts.entry(parent).or_default() += 1;
             }
+        }
+        let mut last: Option<(&str, u32)> = None;
+        for (i, n) in nodes.iter().enumerate() {
+            let Some((parent, name)) = path::split(n.path).filter(|_| n.path != "/") else {
+                self.put(n.path, n.data, n.acl, &n.stat, (true, true))
+                    .map_err(|e| (e, i))?;
+                continue;
+            };
+            let d = match last {
+                Some((p, d)) if p == parent => d,
+                _ => {
+                    let ph = self.find(parent).ok_or((StoreError::NoParent, i))?;
+                    let d = self.ensure_dir(ph);
+                    let want = counts.get(parent).copied().unwrap_or(0);
+                    let (arena, hasher) = (&self.arena, &self.hasher);
+                    let dir = self.dirs[d as usize].as_mut().expect("table just made");
+                    dir.table
+                        .reserve(want, |&c| hasher.hash_one(name_in(arena, c)));
+                    last = Some((parent, d));
+                    d
+                }
+            };
+            if self.child(d, name).is_some() {
+                return Err((StoreError::Exists, i));
+            }
+            self.add_child(d, name, n.data, n.acl, &n.stat, true);
         }
         Ok(())
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&str, NodeRef<'_>)> {
-        self.table.iter().map(|e| (e.path(), e.node()))
-    }
-
-    pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.table.iter().map(Entry::path)
-    }
-
-    /// Every node, shared: O(n) reference-count increments and no copying.
-    pub fn view(&self) -> View {
-        let mut ahead = self.table.iter().skip(prefetch::AHEAD);
-        self.table
+    /// `HashSet.add`'s growth on a crowded bucket of a small table (see `hash_order`).
+    fn grow_cap(&mut self, d: u32, name: &str) {
+        let dir = self.dirs[d as usize].as_ref().expect("table");
+        if dir.cap_log2 >= MIN_TREEIFY_LOG2 {
+            return;
+        }
+        let mask = (1u32 << dir.cap_log2) - 1;
+        let hash = java_hash(name) & mask;
+        let same = dir
+            .table
             .iter()
-            .map(|entry| {
-                if let Some(e) = ahead.next() {
-                    prefetch::lines(e.as_ptr(), 1);
+            .filter(|&&c| java_hash(name_in(&self.arena, c)) & mask == hash)
+            .count();
+        if same >= TREEIFY_THRESHOLD {
+            self.dirs[d as usize].as_mut().expect("table").cap_log2 += 1;
+        }
+    }
+
+    /// Creates a node under its existing parent.
+    ///
+    /// # Errors
+    /// No parent, or a node already there.
+    pub fn create(
+        &mut self,
+        path: &str,
+        data: Option<&[u8]>,
+        acl: &AclList,
+        stat: &StatPersisted,
+    ) -> Result<(), StoreError> {
+        let acl = self.acl_id(acl);
+        self.put(path, data, acl, stat, (true, true))
+    }
+
+    /// Stores an owned node, new or in place of the one there (whose children it keeps).
+    ///
+    /// # Errors
+    /// No parent.
+    pub fn insert(&mut self, path: &str, node: Node) -> Result<(), StoreError> {
+        self.put_owned(path, node, true)
+    }
+
+    /// Puts back a node a rolled-back multi deleted: the parent's capacity stays as it was.
+    pub fn restore(&mut self, path: &str, node: Node) -> Result<(), StoreError> {
+        self.put_owned(path, node, false)
+    }
+
+    fn put_owned(&mut self, path: &str, node: Node, grow: bool) -> Result<(), StoreError> {
+        let acl = self.acl_id(&node.acl);
+        self.put(path, node.data.as_deref(), acl, &node.stat, (grow, false))
+    }
+
+    /// Unlinks a node (callers make sure it has no children) and returns it.
+    pub fn remove(&mut self, path: &str) -> Option<Node> {
+        let (parent_path, name) = path::split(path)?;
+        let d = self.dir_of(self.find(parent_path)?)?;
+        let h = self.child(d, name)?;
+        let node = self.node_ref(h).to_node();
+        let r = self.rec(h);
+        let (own, len) = (r.dir, r.len);
+        let hash = self.hash(name);
+        let dir = self.dirs[d as usize].as_mut().expect("parent table");
+        if let Ok(e) = dir.table.find_entry(hash, |&c| c == h) {
+            e.remove();
+        }
+        if let Some(o) = own {
+            self.dirs[o as usize] = None;
+            self.free_dirs.push(o);
+        }
+        self.kill(h, len);
+        self.len -= 1;
+        self.compact_pending();
+        Some(node)
+    }
+
+    /// The node for a write, stored back when the guard drops.
+    pub fn get_mut(&mut self, path: &str) -> Option<NodeMut<'_>> {
+        let node = self.get(path)?.to_node();
+        Some(NodeMut {
+            map: self,
+            path: path.to_string(),
+            node: Some(node),
+        })
+    }
+
+    /// Replaces a node's value and stat, keeping its ACL and children; the old value is not
+    /// copied.
+    pub fn set_data(&mut self, path: &str, data: Option<&[u8]>, stat: &StatPersisted) -> bool {
+        let Some(h) = self.find(path) else {
+            return false;
+        };
+        // SAFETY: killed only after the new record is written.
+        let r = unsafe { self.rec_detached(h) };
+        let f = Fields {
+            data,
+            stat,
+            ..r.fields()
+        };
+        self.replace(h, &f, r.len);
+        self.sync_dir(r.dir, stat);
+        self.compact_pending();
+        true
+    }
+
+    /// Changes a node's stat or ACL; the value stays without an owned copy. A change of only
+    /// cversion and pzxid (a parent's at each create and delete) goes into the node's table,
+    /// not into a new record.
+    pub fn update<R>(&mut self, path: &str, f: impl FnOnce(&mut Meta) -> R) -> Option<R> {
+        let h = self.find(path)?;
+        let before = self.node_ref(h);
+        let mut meta = Meta {
+            stat: before.stat.clone(),
+            acl: before.acl.clone(),
+        };
+        let out = f(&mut meta);
+        // SAFETY: killed only after the new record is written.
+        let r = unsafe { self.rec_detached(h) };
+        let mut rest_same = meta.stat.clone();
+        rest_same.cversion = r.stat.cversion;
+        rest_same.pzxid = r.stat.pzxid;
+        let unchanged = Arc::ptr_eq(&meta.acl, &self.acls[r.acl as usize]) && rest_same == r.stat;
+        if r.dir.is_some() && unchanged {
+            self.sync_dir(r.dir, &meta.stat);
+            return Some(out);
+        }
+        let acl = self.acl_id(&meta.acl);
+        let f = Fields {
+            acl,
+            stat: &meta.stat,
+            ..r.fields()
+        };
+        self.replace(h, &f, r.len);
+        self.sync_dir(r.dir, &meta.stat);
+        self.compact_pending();
+        Some(out)
+    }
+
+    /// Sets a node's Java table size back (a rolled-back create that grew it).
+    pub fn set_child_cap(&mut self, path: &str, cap_log2: u8) {
+        if let Some(d) = self.find(path).and_then(|h| self.dir_of(h)) {
+            if let Some(dir) = self.dirs[d as usize].as_mut() {
+                dir.cap_log2 = cap_log2;
+            }
+        }
+    }
+
+    /// Compacts the chunks that writes left mostly garbage: each live record is copied to the
+    /// current chunk and its slot re-pointed; the chunk is freed with its last live record.
+    fn compact_pending(&mut self) {
+        while let Some(id) = self.pending.pop() {
+            if !self.arena.has_chunk(id) || self.arena.is_current(id) {
+                continue;
+            }
+            // SAFETY: the chunk is allocated, and `records` reads each record's length only.
+            let handles = self
+                .arena
+                .records(id, |at| unsafe { record::decode(at) }.len);
+            for h in handles {
+                if !self.arena.has_chunk(id) {
+                    break;
                 }
-                entry.clone()
-            })
-            .collect()
+                // SAFETY: a live record is killed only after its copy is written; a dead one
+                // is only looked at.
+                let r = unsafe { self.rec_detached(h) };
+                let live = match r.parent {
+                    None => self.root == Some(h),
+                    Some(p) => self.dirs[p as usize].as_ref().is_some_and(|d| {
+                        d.table
+                            .find(self.hasher.hash_one(r.name), |&c| c == h)
+                            .is_some()
+                    }),
+                };
+                if live {
+                    let new = self.write(&r.fields());
+                    self.repoint(r.parent, r.name, h, new);
+                    // Its chunk is the one being emptied: no new candidate.
+                    let _ = self.arena.kill(h, r.len);
+                }
+            }
+        }
+    }
+
+    /// Every node at this moment, readable after the lock is released: the tables' handles
+    /// copied (4 bytes a node) and the chunks held.
+    pub fn view(&self) -> View {
+        View {
+            frozen: self.arena.freeze(),
+            root: self.root,
+            dirs: self
+                .dirs
+                .iter()
+                .map(|d| {
+                    d.as_ref().map(|d| DirView {
+                        cversion: d.cversion,
+                        pzxid: d.pzxid,
+                        children: d.table.iter().copied().collect(),
+                    })
+                })
+                .collect(),
+            acls: self.acls.clone(),
+            len: self.len,
+        }
+    }
+
+    /// The subtree at `from` (absent: nothing), depth first, each node with its path.
+    pub fn walk<'a>(&'a self, from: &str, mut f: impl FnMut(&str, NodeRef<'a>)) {
+        let Some(start) = self.find(from) else {
+            return;
+        };
+        let mut stack: Vec<(Handle, String)> = vec![(start, from.to_string())];
+        while let Some((h, p)) = stack.pop() {
+            let n = self.node_ref(h);
+            if let Some(d) = n.children.dir {
+                for &c in d.table.iter() {
+                    stack.push((c, path::join(&p, name_in(&self.arena, c))));
+                }
+            }
+            f(&p, n);
+        }
+    }
+
+    /// Every node with its path (tests, and the built-in nodes' size).
+    pub fn iter(&self) -> Vec<(String, NodeRef<'_>)> {
+        let mut out = Vec::with_capacity(self.len);
+        self.walk("/", |p, n| out.push((p.to_string(), n)));
+        out
+    }
+
+    /// Bytes the records take in memory (chunks and lone records, garbage included).
+    #[cfg(test)]
+    pub fn footprint(&self) -> usize {
+        self.arena.footprint()
+    }
+}
+
+/// A node's table as a view saw it.
+struct DirView {
+    cversion: i32,
+    pzxid: i64,
+    children: Vec<Handle>,
+}
+
+/// Every node at one moment (see [`NodeMap::view`]).
+pub struct View {
+    frozen: Frozen,
+    root: Option<Handle>,
+    dirs: Vec<Option<DirView>>,
+    acls: Vec<AclList>,
+    len: usize,
+}
+
+/// One node as a [`View`] lists it.
+pub struct ViewNode<'a> {
+    pub data: Option<&'a [u8]>,
+    /// The ACL's number in [`View::acls`].
+    pub acl: u32,
+    pub stat: StatPersisted,
+    #[cfg_attr(not(test), allow(dead_code))]
+    children: &'a [Handle],
+    #[cfg_attr(not(test), allow(dead_code))]
+    frozen: &'a Frozen,
+}
+
+impl<'a> ViewNode<'a> {
+    /// Child names (what version 3 listed; the tests write it).
+    #[cfg(test)]
+    pub fn child_names(&self) -> impl ExactSizeIterator<Item = &'a str> + 'a {
+        let frozen = self.frozen;
+        self.children.iter().map(move |&c| {
+            // SAFETY: as in `View::rec`.
+            unsafe { record::name(frozen.at(c)) }.name
+        })
+    }
+}
+
+impl View {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// ACL lists by the numbers nodes carry.
+    pub fn acls(&self) -> &[AclList] {
+        &self.acls
+    }
+
+    fn rec(&self, h: Handle) -> Rec<'_> {
+        // SAFETY: the view holds every chunk and lone record its handles point into.
+        unsafe { record::decode(self.frozen.at(h)) }
+    }
+
+    /// Every node, parents before children. Children come in table order: sorting a
+    /// million names took a fifth of the server's core at every snapshot during a create load.
+    pub fn walk(&self, mut f: impl FnMut(&str, &ViewNode<'_>)) {
+        let Some(root) = self.root else {
+            return;
+        };
+        // (handle, depth); `ends[d]` is where the path of the node at depth d ends.
+        let mut stack: Vec<(Handle, usize)> = vec![(root, 0)];
+        let mut path = String::new();
+        let mut ends: Vec<usize> = Vec::new();
+        while let Some((h, depth)) = stack.pop() {
+            if let Some(&(ahead, _)) = stack.len().checked_sub(prefetch::AHEAD).map(|i| &stack[i]) {
+                prefetch::lines(self.frozen.at(ahead).ptr, 2);
+            }
+            let r = self.rec(h);
+            ends.truncate(depth);
+            path.truncate(ends.last().copied().unwrap_or(0));
+            if depth == 0 {
+                path.push('/');
+            } else {
+                if depth > 1 {
+                    path.push('/');
+                }
+                path.push_str(r.name);
+            }
+            ends.push(path.len());
+            let mut stat = r.stat;
+            let mut children: &[Handle] = &[];
+            if let Some(d) = r.dir.and_then(|d| self.dirs[d as usize].as_ref()) {
+                stat.cversion = d.cversion;
+                stat.pzxid = d.pzxid;
+                children = &d.children;
+            }
+            f(
+                &path,
+                &ViewNode {
+                    data: r.data,
+                    acl: r.acl,
+                    stat,
+                    children,
+                    frozen: &self.frozen,
+                },
+            );
+            stack.extend(children.iter().rev().map(|&c| (c, depth + 1)));
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
-    use zk_codec::records::{Acl, StatPersisted};
+    use zk_codec::records::Acl;
 
-    fn node(version: i32) -> Node {
+    fn node(version: i32, data: &[u8]) -> Node {
         Node {
-            data: None,
-            acl: Arc::from(Acl::open_unsafe()),
+            data: Some(data.into()),
+            acl: Arc::new(Acl::open_unsafe()),
             stat: StatPersisted {
                 version,
+                czxid: 0x1_0000_0000 + i64::from(version),
+                ctime: 1_765_000_000_000 + i64::from(version),
                 ..Default::default()
             },
-            children: Default::default(),
         }
     }
 
+    fn with_root() -> NodeMap {
+        let mut m = NodeMap::default();
+        m.insert("/", node(0, b"")).unwrap();
+        m
+    }
+
     #[test]
-    fn a_bulk_insert_finds_every_node_and_the_map_keeps_working() {
-        let mut bulk = NodeMap::default();
-        bulk.reserve(1500);
-        let items: Vec<_> = (0..1000)
-            .map(|i| {
-                let path = format!("/n/{i}");
-                let hash = bulk.hasher().hash_one(path.as_str());
-                (hash, Entry::new(&path, node(i)))
-            })
-            .collect();
-        bulk.insert_bulk(items).unwrap();
-        assert_eq!(bulk.len(), 1000);
-        for i in 0..1000 {
-            assert_eq!(
-                bulk.get(&format!("/n/{i}")).map(|n| n.stat.version),
-                Some(i)
-            );
-        }
-        assert!(bulk.get("/n/1000").is_none());
-        // Plain inserts, updates and removes after it (the log replay that follows a load).
-        for i in 1000..1600 {
-            bulk.insert(&format!("/n/{i}"), node(i));
-        }
-        bulk.insert("/n/5", node(-5));
-        assert_eq!(bulk.remove("/n/7").map(|n| n.stat.version), Some(7));
-        assert!(!bulk.contains_key("/n/7"));
-        assert_eq!(bulk.len(), 1599);
-        assert_eq!(bulk.get("/n/5").unwrap().stat.version, -5);
-        assert_eq!(bulk.get("/n/1599").unwrap().stat.version, 1599);
-        // A write through the guard is packed back, and a view keeps what it saw.
-        let view = bulk.view();
-        bulk.get_mut("/n/5").unwrap().stat.version = 55;
-        assert_eq!(bulk.get("/n/5").unwrap().stat.version, 55);
-        let old = view.iter().find(|e| e.path() == "/n/5").unwrap();
-        assert_eq!(old.node().stat.version, -5);
-        let mut keys: Vec<&str> = bulk.keys().collect();
-        keys.sort_unstable();
-        keys.dedup();
-        assert_eq!(keys.len(), 1599);
-        // A path twice (a snapshot listing a node twice) is refused, not stored twice.
-        let mut twice = NodeMap::default();
-        let again = |m: &NodeMap, p: &str| (m.hasher().hash_one(p), Entry::new(p, node(0)));
-        let items = vec![
-            again(&twice, "/a"),
-            again(&twice, "/b"),
-            again(&twice, "/a"),
-        ];
+    fn nodes_are_found_by_path_and_listed_under_their_parent() {
+        let mut m = with_root();
+        assert_eq!(m.insert("/a/b", node(1, b"x")), Err(StoreError::NoParent));
+        m.insert("/a", node(1, b"a")).unwrap();
+        m.insert("/a/b", node(2, b"b")).unwrap();
+        m.insert("/a/c", node(3, b"")).unwrap();
+        assert_eq!(m.len(), 4);
+        assert_eq!(m.get("/a/b").unwrap().data, Some(&b"b"[..]));
+        assert_eq!(m.get("/a").unwrap().children.len(), 2);
+        assert!(m.get("/a/").is_none() && m.get("/a//b").is_none() && m.get("a").is_none());
+        let acl = m.get("/a").unwrap().acl.clone();
+        let stat = node(9, b"").stat;
+        assert_eq!(m.create("/a/b", None, &acl, &stat), Err(StoreError::Exists));
+        let mut names: Vec<&str> = m.get("/a").unwrap().children.iter().collect();
+        names.sort_unstable();
+        assert_eq!(names, ["b", "c"]);
+        // The parent's child fields go into its table; the rest into a new record.
+        m.update("/a", |meta| {
+            meta.stat.cversion = 7;
+            meta.stat.pzxid = 99;
+        });
+        let a = m.get("/a").unwrap();
+        assert_eq!((a.stat.cversion, a.stat.pzxid, a.stat.version), (7, 99, 1));
+        m.update("/a", |meta| meta.stat.version = 5);
+        let a = m.get("/a").unwrap();
         assert_eq!(
-            twice.insert_bulk(items).map_err(String::from),
-            Err("/a".into())
+            (a.stat.cversion, a.stat.version, a.data),
+            (7, 5, Some(&b"a"[..]))
         );
-        assert_eq!(twice.keys().filter(|k| *k == "/a").count(), 1);
+        m.get_mut("/a/b").unwrap().stat.aversion = 3;
+        assert_eq!(m.get("/a/b").unwrap().stat.aversion, 3);
+        assert!(m.set_data("/a/c", None, &node(4, b"").stat));
+        assert_eq!(m.get("/a/c").unwrap().data, None);
+        let gone = m.remove("/a/b").unwrap();
+        assert_eq!(gone.data.as_deref(), Some(&b"b"[..]));
+        assert!(m.get("/a/b").is_none());
+        assert_eq!(m.len(), 3);
+        m.restore("/a/b", gone).unwrap();
+        assert_eq!(m.get("/a/b").unwrap().stat.aversion, 3);
+        let paths: Vec<String> = m.iter().into_iter().map(|(p, _)| p).collect();
+        assert_eq!(paths.len(), 4);
+        // A rolled-back first child leaves the table size a first child makes.
+        let cap = m.get("/a/c").unwrap().children.cap_log2();
+        m.insert("/a/c/x", node(5, b"")).unwrap();
+        m.remove("/a/c/x").unwrap();
+        m.set_child_cap("/a/c", cap);
+        assert_eq!(
+            m.get("/a/c").unwrap().children.cap_log2(),
+            CHILDREN_INITIAL_LOG2
+        );
+    }
+
+    #[test]
+    fn a_view_keeps_what_it_saw_while_the_store_churns_and_compacts() {
+        let mut m = with_root();
+        m.insert("/p", node(1, b"")).unwrap();
+        let value = [5u8; 100];
+        let n = 20_000;
+        for i in 0..n {
+            m.insert(&format!("/p/k{i}"), node(i, &value)).unwrap();
+        }
+        let view = m.view();
+        let before = m.footprint();
+        // Rewrite every node twice and delete half: chunks go mostly garbage and compact.
+        for round in 0..2 {
+            for i in 0..n {
+                let stat = node(i + 1000 * (round + 1), b"").stat;
+                assert!(m.set_data(&format!("/p/k{i}"), Some(&[round as u8; 100]), &stat));
+            }
+        }
+        for i in (0..n).step_by(2) {
+            assert!(m.remove(&format!("/p/k{i}")).is_some());
+        }
+        assert_eq!(m.len(), 2 + n as usize / 2);
+        for i in 0..n {
+            let got = m.get(&format!("/p/k{i}"));
+            if i % 2 == 0 {
+                assert!(got.is_none());
+            } else {
+                let got = got.unwrap();
+                assert_eq!(got.stat.version, i + 2000);
+                assert_eq!(got.data, Some(&[1u8; 100][..]));
+            }
+        }
+        // Compaction kept the store near its live size (half the nodes it had).
+        assert!(m.footprint() < before, "{} vs {before}", m.footprint());
+        let mut seen = 0;
+        view.walk(|p, v| {
+            if let Some(i) = p.strip_prefix("/p/k") {
+                let i: i32 = i.parse().unwrap();
+                assert_eq!(v.stat.version, i);
+                assert_eq!(v.data, Some(&value[..]));
+            }
+            seen += 1;
+        });
+        assert_eq!(seen, n as usize + 2);
+    }
+
+    #[test]
+    fn large_values_are_held_alone_and_read_back() {
+        let mut m = with_root();
+        let big = vec![9u8; 1 << 20];
+        m.insert("/big", node(1, &big)).unwrap();
+        m.insert("/small", node(2, b"s")).unwrap();
+        assert_eq!(m.get("/big").unwrap().data, Some(&big[..]));
+        let v = m.view();
+        assert!(m.set_data("/big", Some(b"now small"), &node(3, b"").stat));
+        assert_eq!(m.get("/big").unwrap().data, Some(&b"now small"[..]));
+        let mut old = None;
+        v.walk(|p, n| {
+            if p == "/big" {
+                old = n.data.map(<[u8]>::len);
+            }
+        });
+        assert_eq!(old, Some(1 << 20));
+    }
+
+    /// The store's order (computed from names and czxids) against `HashOrderSet` (which keeps
+    /// insertion numbers, and was checked against ZooKeeper's listings), through creates and
+    /// deletes, with names that collide in Java ("Aa" and "BB" hash alike) to make small tables
+    /// grow on a crowded bucket.
+    #[test]
+    fn children_list_in_java_hash_set_order() {
+        use super::super::hash_order::HashOrderSet;
+        let colliding = |bits: u32| -> String {
+            (0..4)
+                .map(|b| if bits >> b & 1 == 1 { "Aa" } else { "BB" })
+                .collect()
+        };
+        for n in [1usize, 7, 13, 40, 300] {
+            let mut m = with_root();
+            m.insert("/p", node(1, b"")).unwrap();
+            let mut model = HashOrderSet::default();
+            let mut names: Vec<String> = (0..n).map(|i| format!("n{}", i * 31 % 997)).collect();
+            names.extend((0..16.min(n as u32)).map(colliding));
+            let mut zxid = 10;
+            let mut step = |m: &mut NodeMap, model: &mut HashOrderSet, name: &str, add: bool| {
+                zxid += 1;
+                let path = format!("/p/{name}");
+                if add {
+                    let stat = StatPersisted {
+                        czxid: zxid,
+                        ..Default::default()
+                    };
+                    let acl = Arc::new(Acl::open_unsafe());
+                    if m.create(&path, None, &acl, &stat).is_ok() {
+                        model.insert(name, CHILDREN_INITIAL_LOG2);
+                    }
+                } else if m.remove(&path).is_some() {
+                    assert!(model.remove(name));
+                }
+            };
+            for name in &names {
+                step(&mut m, &mut model, name, true);
+            }
+            for name in names.iter().step_by(3) {
+                step(&mut m, &mut model, name, false);
+            }
+            for name in names.iter().step_by(6) {
+                step(&mut m, &mut model, name, true);
+            }
+            let p = m.get("/p").unwrap();
+            assert_eq!(p.children.cap_log2(), model.cap_log2(), "{n} names");
+            assert_eq!(p.children.java_order(), model.java_order(), "{n} names");
+        }
+        // ZooKeeper 3.8: `ls /` after creating /c1 then /a is `a zookeeper c1`.
+        let mut m = with_root();
+        for (i, name) in ["/zookeeper", "/c1", "/a"].iter().enumerate() {
+            let stat = StatPersisted {
+                czxid: i as i64,
+                ..Default::default()
+            };
+            m.create(name, None, &Arc::new(Acl::open_unsafe()), &stat)
+                .unwrap();
+        }
+        assert_eq!(
+            m.get("/").unwrap().children.java_order(),
+            ["a", "zookeeper", "c1"]
+        );
     }
 }

@@ -258,36 +258,6 @@ impl PackedNames {
                 .map(move |(i, m)| (c.name(i), m.a, m.b))
         })
     }
-
-    /// Builds the set from members already in strictly ascending name order.
-    ///
-    /// # Errors
-    /// The first name that is not after the one before it.
-    pub fn from_sorted<'a>(
-        members: impl IntoIterator<Item = (&'a str, u32, u32)>,
-    ) -> Result<Self, &'a str> {
-        let mut set = PackedNames::default();
-        let mut chunk = Chunk::default();
-        let mut prev: Option<&str> = None;
-        for (name, a, b) in members {
-            if prev.is_some_and(|p| p >= name) {
-                return Err(name);
-            }
-            prev = Some(name);
-            if chunk.len() == CHUNK_MAX {
-                chunk.names.shrink_to_fit();
-                set.push_chunk(set.chunks.len(), std::mem::take(&mut chunk));
-            }
-            chunk.push(name, a, b);
-            set.len += 1;
-        }
-        if chunk.len() > 0 {
-            chunk.names.shrink_to_fit();
-            chunk.members.shrink_to_fit();
-            set.push_chunk(set.chunks.len(), chunk);
-        }
-        Ok(set)
-    }
 }
 
 impl PartialEq for PackedNames {
@@ -396,25 +366,6 @@ mod tests {
         assert_eq!(copy.len(), 1000);
         assert!(copy.contains("k0001") && !copy.contains("k0500x"));
         assert!(!set.contains("k0001") && set.contains("k0500x"));
-    }
-
-    #[test]
-    fn from_sorted_equals_inserting_and_rejects_disorder() {
-        let names: Vec<String> = (0..300).map(|i| format!("c{i:03}")).collect();
-        let built = PackedNames::from_sorted(names.iter().map(|n| (n.as_str(), 1, 2))).unwrap();
-        let mut inserted = PackedNames::default();
-        for n in names.iter().rev() {
-            inserted.insert(n, 1, 2);
-        }
-        assert_eq!(built, inserted);
-        assert_eq!(
-            PackedNames::from_sorted([("b", 0, 0), ("a", 0, 0)]).unwrap_err(),
-            "a"
-        );
-        assert_eq!(
-            PackedNames::from_sorted([("a", 0, 0), ("a", 0, 0)]).unwrap_err(),
-            "a"
-        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! (ZooKeeper's enforceQuota defaults to false).
 
 use super::{path, DataTree};
+use std::collections::BTreeSet;
 
 pub(super) const QUOTA_ROOT: &str = "/zookeeper/quota";
 const LIMITS: &str = "zookeeper_limits";
@@ -115,16 +116,17 @@ impl DataTree {
     /// Recomputes the quota roots from the tree (after loading a snapshot or a rollback).
     pub(super) fn rebuild_quota_roots(&mut self) {
         let suffix = format!("/{LIMITS}");
-        self.quota_roots = self
-            .nodes
-            .keys()
-            .filter_map(|p| {
-                p.strip_prefix(QUOTA_ROOT)
-                    .and_then(|r| r.strip_suffix(suffix.as_str()))
-                    .filter(|r| r.starts_with('/'))
-                    .map(str::to_string)
-            })
-            .collect();
+        let mut roots = BTreeSet::new();
+        self.nodes.walk(QUOTA_ROOT, |p, _| {
+            if let Some(r) = p
+                .strip_prefix(QUOTA_ROOT)
+                .and_then(|r| r.strip_suffix(suffix.as_str()))
+                .filter(|r| r.starts_with('/'))
+            {
+                roots.insert(r.to_string());
+            }
+        });
+        self.quota_roots = roots;
     }
 
     /// (nodes, data bytes) of the subtree at `root`, the root included; (0, 0) if absent.
