@@ -25,9 +25,13 @@ pub(super) const MIN_TREEIFY_LOG2: u8 = 6;
 
 /// `HashMap.hash(key)` for a `String` key: `String.hashCode()` over UTF-16 units, spread.
 pub fn java_hash(s: &str) -> u32 {
-    let h = s
-        .encode_utf16()
-        .fold(0u32, |h, c| h.wrapping_mul(31).wrapping_add(u32::from(c)));
+    let step = |h: u32, c: u32| h.wrapping_mul(31).wrapping_add(c);
+    // An ASCII byte is its own UTF-16 unit (most names; the listing computes this per child).
+    let h = if s.is_ascii() {
+        s.bytes().fold(0, |h, c| step(h, u32::from(c)))
+    } else {
+        s.encode_utf16().fold(0, |h, c| step(h, u32::from(c)))
+    };
     h ^ (h >> 16)
 }
 

@@ -229,6 +229,24 @@ pub unsafe fn dir(at: At) -> Option<u32> {
     (mask & DIR != 0).then(|| c.var() as u32)
 }
 
+/// The record's name and czxid (what a child listing orders by), skipping the rest.
+///
+/// # Safety
+/// As for [`name`].
+pub unsafe fn name_and_czxid<'a>(at: At) -> (&'a str, i64) {
+    let mut c = Cursor { p: at.ptr };
+    let (mask, h) = head(&mut c);
+    if mask & DIR != 0 {
+        c.var();
+    }
+    c.var();
+    if let Some(n) = c.var().checked_sub(1) {
+        // SAFETY: the value's bytes are part of the record.
+        c.p = unsafe { c.p.add(n as usize) };
+    }
+    (h.name, at.base.zxid.wrapping_add(c.signed()))
+}
+
 /// The whole record.
 ///
 /// # Safety
@@ -313,6 +331,8 @@ mod tests {
         assert_eq!((h.parent, h.name), (f.parent, f.name));
         // SAFETY: as above.
         assert_eq!(unsafe { dir(at) }, f.dir);
+        // SAFETY: as above.
+        assert_eq!(unsafe { name_and_czxid(at) }, (f.name, f.stat.czxid));
         out.len()
     }
 
