@@ -141,6 +141,8 @@ pub struct Arena {
     current: Option<Current>,
     bigs: Vec<Option<Arc<[u8]>>>,
     free_bigs: Vec<u32>,
+    /// Chunks to compact.
+    low: Vec<usize>,
 }
 
 impl Arena {
@@ -241,8 +243,22 @@ impl Arena {
         if let Some(c) = self.current.take() {
             if self.live[c.id] == 0 {
                 self.free_chunk(c.id);
+            } else {
+                self.note_low(c.id);
             }
         }
+    }
+
+    /// Queues chunk `id` for compaction if it is mostly garbage.
+    fn note_low(&mut self, id: usize) {
+        if self.live[id] < COMPACT_BELOW && !self.low.contains(&id) {
+            self.low.push(id);
+        }
+    }
+
+    /// The chunks queued for compaction since the last call.
+    pub fn take_low(&mut self) -> Vec<usize> {
+        std::mem::take(&mut self.low)
     }
 
     fn free_chunk(&mut self, id: usize) {
@@ -252,24 +268,25 @@ impl Arena {
         self.free_chunks.push(id);
     }
 
-    /// Marks a record of `len` bytes garbage. Returns a chunk that is now worth compacting.
-    pub fn kill(&mut self, h: Handle, len: usize) -> Option<usize> {
+    /// Marks a record of `len` bytes garbage; a chunk left mostly garbage is queued for
+    /// compaction ([`Arena::take_low`]), one left empty is freed.
+    pub fn kill(&mut self, h: Handle, len: usize) {
         if h & BIG != 0 {
             let i = h & !BIG;
             self.bigs[i as usize] = None;
             self.free_bigs.push(i);
-            return None;
+            return;
         }
         let id = (h >> OFFSET_BITS) as usize;
         self.live[id] -= len.next_multiple_of(UNIT) as u32;
-        if self.current.is_some_and(|c| c.id == id) {
-            return None;
+        if self.is_current(id) {
+            return;
         }
         if self.live[id] == 0 {
             self.free_chunk(id);
-            return None;
+        } else {
+            self.note_low(id);
         }
-        (self.live[id] < COMPACT_BELOW).then_some(id)
     }
 
     /// The handles of chunk `id`'s records (live and dead), given each record's length.
@@ -301,5 +318,52 @@ impl Arena {
     pub fn footprint(&self) -> usize {
         let chunks = self.chunks.iter().flatten().count() * CHUNK_BYTES;
         chunks + self.bigs.iter().flatten().map(|b| b.len()).sum::<usize>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn garbage_is_counted_per_chunk_and_mostly_dead_chunks_are_queued_or_freed() {
+        let mut a = Arena::default();
+        let base = Base::default();
+        let rec = [7u8; 998];
+        let mut hs = vec![a.put_new_chunk(&rec, base)];
+        while a.fits(rec.len()) {
+            hs.push(a.put_current(&rec));
+        }
+        assert_eq!(a.records(0, |_| rec.len()), hs);
+        // The chunk being filled is never queued, however much of it dies.
+        let most = hs.len() * 3 / 4;
+        for &h in &hs[..most] {
+            a.kill(h, rec.len());
+        }
+        assert!(a.take_low().is_empty());
+        // Once another chunk takes over, it is.
+        let next = a.put_new_chunk(&rec, Base { zxid: 5, time: 6 });
+        assert_eq!(a.at(next).base, Base { zxid: 5, time: 6 });
+        assert_eq!(a.take_low(), [0]);
+        // A view keeps a chunk's bytes after the arena frees it; the id is used again.
+        let view = a.freeze();
+        for &h in &hs[most..] {
+            a.kill(h, rec.len());
+        }
+        assert!(!a.has_chunk(0));
+        // SAFETY: the view holds the chunk, and the record is 998 bytes long.
+        let kept = unsafe { std::slice::from_raw_parts(view.at(hs[0]).ptr, rec.len()) };
+        assert_eq!(kept, rec);
+        let again = a.put_new_chunk(&rec, base);
+        assert_eq!(again, 0, "chunk 0, offset 0");
+        // Records over the inline limit are held alone.
+        let big = vec![1u8; INLINE_MAX + 1];
+        let h = a.put_alone(&big);
+        assert_ne!(h & BIG, 0);
+        // SAFETY: the record is `big.len()` bytes.
+        let back = unsafe { std::slice::from_raw_parts(a.at(h).ptr, big.len()) };
+        assert_eq!(back, &big[..]);
+        a.kill(h, big.len());
+        assert_eq!(a.put_alone(b"x"), h, "the slot is used again");
     }
 }

@@ -51,8 +51,6 @@ pub struct NodeMap {
     acl_ids: HashMap<usize, u32>,
     /// Where a record is encoded before it is copied into the arena.
     scratch: Vec<u8>,
-    /// Chunks to compact once the current write is done.
-    pending: Vec<usize>,
 }
 
 impl Default for NodeMap {
@@ -67,7 +65,6 @@ impl Default for NodeMap {
             acls: Vec::new(),
             acl_ids: HashMap::new(),
             scratch: Vec::new(),
-            pending: Vec::new(),
         }
     }
 }
@@ -366,14 +363,6 @@ impl NodeMap {
         h
     }
 
-    fn kill(&mut self, h: Handle, len: usize) {
-        if let Some(c) = self.arena.kill(h, len) {
-            if !self.pending.contains(&c) {
-                self.pending.push(c);
-            }
-        }
-    }
-
     /// Points the slot that holds `old` (in `parent`'s table, or the root) at `new`.
     fn repoint(&mut self, parent: Option<u32>, name: &str, old: Handle, new: Handle) {
         match parent {
@@ -393,7 +382,7 @@ impl NodeMap {
     fn replace(&mut self, h: Handle, f: &Fields<'_>, old_len: usize) -> Handle {
         let new = self.write(f);
         self.repoint(f.parent, f.name, h, new);
-        self.kill(h, old_len);
+        self.arena.kill(h, old_len);
         new
     }
 
@@ -655,7 +644,7 @@ impl NodeMap {
             self.dirs[o as usize] = None;
             self.free_dirs.push(o);
         }
-        self.kill(h, len);
+        self.arena.kill(h, len);
         self.len -= 1;
         self.compact_pending();
         Some(node)
@@ -736,35 +725,45 @@ impl NodeMap {
     /// Compacts the chunks that writes left mostly garbage: each live record is copied to the
     /// current chunk and its slot re-pointed; the chunk is freed with its last live record.
     fn compact_pending(&mut self) {
-        while let Some(id) = self.pending.pop() {
-            if !self.arena.has_chunk(id) || self.arena.is_current(id) {
-                continue;
+        loop {
+            let low = self.arena.take_low();
+            if low.is_empty() {
+                return;
             }
-            // SAFETY: the chunk is allocated, and `records` reads each record's length only.
-            let handles = self
-                .arena
-                .records(id, |at| unsafe { record::decode(at) }.len);
-            for h in handles {
-                if !self.arena.has_chunk(id) {
-                    break;
-                }
-                // SAFETY: a live record is killed only after its copy is written; a dead one
-                // is only looked at.
-                let r = unsafe { self.rec_detached(h) };
-                let live = match r.parent {
-                    None => self.root == Some(h),
-                    Some(p) => self.dirs[p as usize].as_ref().is_some_and(|d| {
-                        d.table
-                            .find(self.hasher.hash_one(r.name), |&c| c == h)
-                            .is_some()
-                    }),
-                };
-                if live {
-                    let new = self.write(&r.fields());
-                    self.repoint(r.parent, r.name, h, new);
-                    // Its chunk is the one being emptied: no new candidate.
-                    let _ = self.arena.kill(h, r.len);
-                }
+            for id in low {
+                self.compact(id);
+            }
+        }
+    }
+
+    /// Moves chunk `id`'s live records to the current chunk; the chunk is freed with the last.
+    fn compact(&mut self, id: usize) {
+        if !self.arena.has_chunk(id) || self.arena.is_current(id) {
+            return;
+        }
+        // SAFETY: the chunk is allocated, and `records` reads each record's length only.
+        let handles = self
+            .arena
+            .records(id, |at| unsafe { record::decode(at) }.len);
+        for h in handles {
+            if !self.arena.has_chunk(id) {
+                break;
+            }
+            // SAFETY: a live record is killed only after its copy is written; a dead one is
+            // only looked at.
+            let r = unsafe { self.rec_detached(h) };
+            let live = match r.parent {
+                None => self.root == Some(h),
+                Some(p) => self.dirs[p as usize].as_ref().is_some_and(|d| {
+                    d.table
+                        .find(self.hasher.hash_one(r.name), |&c| c == h)
+                        .is_some()
+                }),
+            };
+            if live {
+                let new = self.write(&r.fields());
+                self.repoint(r.parent, r.name, h, new);
+                self.arena.kill(h, r.len);
             }
         }
     }
