@@ -240,9 +240,9 @@ impl DataTree {
             pzxid: cx.zxid,
         };
         let data = r.data.as_deref();
+        let answer = self.stat_from(&stat, data.map_or(0, <[u8]>::len), 0);
         self.insert_node(&full, data, &acl, &stat, cx, parent_cversion + 1);
-        let node = self.nodes.get(&full).expect("just created");
-        Ok((full, self.stat_of(&node)))
+        Ok((full, answer))
     }
 
     /// Links a new node under its (existing) parent and fires its events.
@@ -260,10 +260,14 @@ impl DataTree {
         let bytes = data.map_or(0, <[u8]>::len);
         self.index_kind(full, stat.ephemeral_owner, true);
         self.data_size += (full.len() + bytes) as u64;
-        let parent_cap = self
-            .nodes
-            .get(parent_path)
-            .map_or(0, |p| p.children.cap_log2());
+        // Only a multi's undo log needs the parent's Java table size from before the create.
+        let parent_cap = match cx.undo {
+            Some(_) => self
+                .nodes
+                .get(parent_path)
+                .map_or(0, |p| p.children.cap_log2()),
+            None => 0,
+        };
         self.nodes
             .create(full, data, node_acl, stat)
             .expect("parent and absence checked by caller");

@@ -123,6 +123,20 @@ impl Frozen {
     }
 }
 
+/// Stores `v` in a free slot of `slots` (one `free` names) or a new one; returns its index.
+pub fn fill_slot<T>(slots: &mut Vec<Option<T>>, free: &mut Vec<u32>, v: T) -> u32 {
+    match free.pop() {
+        Some(i) => {
+            slots[i as usize] = Some(v);
+            i
+        }
+        None => {
+            slots.push(Some(v));
+            (slots.len() - 1) as u32
+        }
+    }
+}
+
 /// The chunk records are appended to.
 #[derive(Clone, Copy)]
 struct Current {
@@ -171,17 +185,7 @@ impl Arena {
     /// # Panics
     /// With 2^31 records held alone.
     pub fn put_alone(&mut self, bytes: &[u8]) -> Handle {
-        let b: Arc<[u8]> = Arc::from(bytes);
-        let i = match self.free_bigs.pop() {
-            Some(i) => {
-                self.bigs[i as usize] = Some(b);
-                i
-            }
-            None => {
-                self.bigs.push(Some(b));
-                (self.bigs.len() - 1) as u32
-            }
-        };
+        let i = fill_slot(&mut self.bigs, &mut self.free_bigs, Arc::from(bytes));
         assert!(i < BIG, "too many large znodes");
         i | BIG
     }

@@ -150,7 +150,7 @@ impl DataTree {
         t.data_size = t
             .nodes
             .iter()
-            .iter()
+            .into_iter()
             .map(|(p, n)| (p.len() + n.data_len()) as u64)
             .sum();
         t
@@ -220,8 +220,12 @@ impl DataTree {
 
     /// The Stat a client sees for `node`.
     pub fn stat_of(&self, node: &NodeRef<'_>) -> Stat {
-        let s = &node.stat;
-        let num_children = node.children.len() as i32;
+        self.stat_from(&node.stat, node.data_len(), node.children.len())
+    }
+
+    /// The Stat a client sees for a node of this stat, value length and child count.
+    fn stat_from(&self, s: &StatPersisted, data_len: usize, num_children: usize) -> Stat {
+        let num_children = num_children as i32;
         let owner = match self.kind_of(s.ephemeral_owner) {
             Kind::Ephemeral(o) => o,
             _ => 0,
@@ -235,7 +239,7 @@ impl DataTree {
             cversion: s.cversion.wrapping_mul(2).wrapping_sub(num_children),
             aversion: s.aversion,
             ephemeral_owner: owner,
-            data_length: node.data_len() as i32,
+            data_length: data_len as i32,
             num_children,
             pzxid: s.pzxid,
         }

@@ -11,7 +11,7 @@
 //! the tables' handles (4 bytes per node, under the tree's lock) and holds the chunks, so it
 //! reads every node as it was while the tree goes on.
 
-use super::arena::{Arena, Base, Frozen, Handle};
+use super::arena::{fill_slot, Arena, Base, Frozen, Handle};
 use super::hash_order::{java_hash, CHILDREN_INITIAL_LOG2, MIN_TREEIFY_LOG2, TREEIFY_THRESHOLD};
 use super::record::{self, Fields, Rec};
 use super::{path, prefetch, AclList, Node, Value};
@@ -295,14 +295,20 @@ impl NodeMap {
         Some(h)
     }
 
-    fn node_ref(&self, h: Handle) -> NodeRef<'_> {
-        let r = self.rec(h);
-        let dir = r.dir.and_then(|d| self.dirs[d as usize].as_ref());
-        let mut stat = r.stat;
-        if let Some(d) = dir {
+    /// A record's stat with its table's child fields (the table's are the current ones).
+    fn stat_of(&self, r: &Rec<'_>) -> StatPersisted {
+        let mut stat = r.stat.clone();
+        if let Some(d) = r.dir.and_then(|d| self.dirs[d as usize].as_ref()) {
             stat.cversion = d.cversion;
             stat.pzxid = d.pzxid;
         }
+        stat
+    }
+
+    fn node_ref(&self, h: Handle) -> NodeRef<'_> {
+        let r = self.rec(h);
+        let dir = r.dir.and_then(|d| self.dirs[d as usize].as_ref());
+        let stat = self.stat_of(&r);
         NodeRef {
             data: r.data,
             acl: &self.acls[r.acl as usize],
@@ -378,22 +384,21 @@ impl NodeMap {
         }
     }
 
-    /// Replaces the record at `h` with `f` (same parent and name) and returns the new handle.
-    fn replace(&mut self, h: Handle, f: &Fields<'_>, old_len: usize) -> Handle {
+    /// Replaces the record at `h` with `f` (same parent and name).
+    fn replace(&mut self, h: Handle, f: &Fields<'_>, old_len: usize) {
         let new = self.write(f);
         self.repoint(f.parent, f.name, h, new);
         self.arena.kill(h, old_len);
-        new
     }
 
     /// The table of the node at `h`, made (and the node's record rewritten to name it) if it
     /// has none yet.
     fn ensure_dir(&mut self, h: Handle) -> u32 {
-        // SAFETY: used before `h` is killed (in `replace`, after the new record is written).
-        let r = unsafe { self.rec_detached(h) };
-        if let Some(d) = r.dir {
+        if let Some(d) = self.dir_of(h) {
             return d;
         }
+        // SAFETY: used before `h` is killed (in `replace`, after the new record is written).
+        let r = unsafe { self.rec_detached(h) };
         let dir = Dir {
             table: HashTable::new(),
             cversion: r.stat.cversion,
@@ -401,16 +406,7 @@ impl NodeMap {
             cap_log2: CHILDREN_INITIAL_LOG2,
             order: OnceLock::new(),
         };
-        let d = match self.free_dirs.pop() {
-            Some(d) => {
-                self.dirs[d as usize] = Some(dir);
-                d
-            }
-            None => {
-                self.dirs.push(Some(dir));
-                (self.dirs.len() - 1) as u32
-            }
-        };
+        let d = fill_slot(&mut self.dirs, &mut self.free_dirs, dir);
         let f = Fields {
             dir: Some(d),
             ..r.fields()
@@ -438,62 +434,47 @@ impl NodeMap {
         stat: &StatPersisted,
         (grow, new_only): (bool, bool),
     ) -> Result<(), StoreError> {
-        if path == "/" {
-            if new_only && self.root.is_some() {
-                return Err(StoreError::Exists);
-            }
-            let (old, dir) = match self.root {
+        let (parent, name) = if path == "/" {
+            (None, "")
+        } else {
+            let (parent_path, name) = path::split(path).ok_or(StoreError::NoParent)?;
+            let ph = self.find(parent_path).ok_or(StoreError::NoParent)?;
+            (Some(self.ensure_dir(ph)), name)
+        };
+        let there = match parent {
+            None => self.root,
+            Some(d) => self.child(d, name),
+        };
+        match (there, parent) {
+            (Some(_), _) if new_only => return Err(StoreError::Exists),
+            (Some(h), _) => {
                 // SAFETY: killed only after the new record is written.
-                Some(h) => (
-                    Some((h, unsafe { self.rec_detached(h) }.len)),
-                    self.dir_of(h),
-                ),
-                None => (None, None),
-            };
-            let f = Fields {
-                parent: None,
-                name: "",
-                dir,
-                acl,
-                data,
-                stat,
-            };
-            match old {
-                Some((h, len)) => {
-                    self.replace(h, &f, len);
-                }
-                None => {
-                    self.root = Some(self.write(&f));
-                    self.len += 1;
-                }
+                let old = unsafe { self.rec_detached(h) };
+                let f = Fields {
+                    parent,
+                    name,
+                    dir: old.dir,
+                    acl,
+                    data,
+                    stat,
+                };
+                self.replace(h, &f, old.len);
+                self.sync_dir(old.dir, stat);
             }
-            self.sync_dir(dir, stat);
-            self.compact_pending();
-            return Ok(());
-        }
-        let (parent_path, name) = path::split(path).ok_or(StoreError::NoParent)?;
-        let ph = self.find(parent_path).ok_or(StoreError::NoParent)?;
-        let d = self.ensure_dir(ph);
-        if let Some(h) = self.child(d, name) {
-            if new_only {
-                return Err(StoreError::Exists);
+            (None, Some(d)) => self.add_child(d, name, data, acl, stat, grow),
+            (None, None) => {
+                let f = Fields {
+                    parent,
+                    name,
+                    dir: None,
+                    acl,
+                    data,
+                    stat,
+                };
+                self.root = Some(self.write(&f));
+                self.len += 1;
             }
-            // SAFETY: killed only after the new record is written.
-            let old = unsafe { self.rec_detached(h) };
-            let f = Fields {
-                parent: Some(d),
-                name,
-                dir: old.dir,
-                acl,
-                data,
-                stat,
-            };
-            self.replace(h, &f, old.len);
-            self.sync_dir(old.dir, stat);
-            self.compact_pending();
-            return Ok(());
         }
-        self.add_child(d, name, data, acl, stat, grow);
         self.compact_pending();
         Ok(())
     }
@@ -631,8 +612,12 @@ impl NodeMap {
         let (parent_path, name) = path::split(path)?;
         let d = self.dir_of(self.find(parent_path)?)?;
         let h = self.child(d, name)?;
-        let node = self.node_ref(h).to_node();
         let r = self.rec(h);
+        let node = Node {
+            data: r.data.map(Value::from),
+            acl: self.acls[r.acl as usize].clone(),
+            stat: self.stat_of(&r),
+        };
         let (own, len) = (r.dir, r.len);
         let hash = self.hash(name);
         let dir = self.dirs[d as usize].as_mut().expect("parent table");
@@ -684,14 +669,13 @@ impl NodeMap {
     /// not into a new record.
     pub fn update<R>(&mut self, path: &str, f: impl FnOnce(&mut Meta) -> R) -> Option<R> {
         let h = self.find(path)?;
-        let before = self.node_ref(h);
-        let mut meta = Meta {
-            stat: before.stat.clone(),
-            acl: before.acl.clone(),
-        };
-        let out = f(&mut meta);
         // SAFETY: killed only after the new record is written.
         let r = unsafe { self.rec_detached(h) };
+        let mut meta = Meta {
+            stat: self.stat_of(&r),
+            acl: self.acls[r.acl as usize].clone(),
+        };
+        let out = f(&mut meta);
         let mut rest_same = meta.stat.clone();
         rest_same.cversion = r.stat.cversion;
         rest_same.pzxid = r.stat.pzxid;
